@@ -1,0 +1,58 @@
+"""The `edge` command: one entry point, a subcommand per job.
+
+Each module in ``COMMAND_MODULES`` exposes ``register(subparsers)``; it adds its
+subcommand(s) with ``set_defaults(func=...)``. A handler receives the parsed
+arguments and returns an exit code. Heavy imports (TFLite, paho, cv2) happen
+inside handlers, so ``edge --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from edge import __version__
+from edge.errors import EdgeError
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "edge.commands.config_cmd",
+)
+
+logger = logging.getLogger("edge")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge",
+        description="Tepat Edge: verify aid recipients by face on the device, record every decision durably, publish over MQTT.",
+        epilog="Run 'edge COMMAND --help' for a command's options. Configuration: edge.toml plus TEPAT__SECTION__KEY environment overrides.",
+    )
+    parser.add_argument("--version", action="version", version=f"tepat-edge {__version__}")
+    parser.add_argument("-c", "--config", metavar="FILE", help="configuration file (TOML); default: built-in defaults")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override the configured log level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from edge.logs import setup_logging
+
+    setup_logging(args.log_level or "INFO", "auto")
+    try:
+        return int(args.func(args) or 0)
+    except EdgeError as exc:
+        print(f"edge {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"edge {args.command}: interrupted", file=sys.stderr)
+        return 130

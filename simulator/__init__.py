@@ -1,0 +1,1 @@
+"""Tepat Edge simulator: the whole terminal without hardware."""
