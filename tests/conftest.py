@@ -35,3 +35,7 @@ def require_binary(name: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{name} is not installed, but CI must have it (scripts/system-packages.sh installs it)")
     pytest.skip(f"{name} is not installed (run scripts/system-packages.sh)")
+
+
+# Each area keeps its fixtures in tests/fixtures_<area>.py; all are loaded as plugins.
+pytest_plugins = sorted(f"tests.{p.stem}" for p in Path(__file__).parent.glob("fixtures_*.py"))
