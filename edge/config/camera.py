@@ -10,11 +10,25 @@ from pydantic import Field
 from edge.config.base import Section
 
 
+class CameraRecoveryConfig(Section):
+    """How a backend reopens a camera that stopped delivering frames (unplugged ribbon, USB reset)."""
+
+    initial_s: float = Field(0.5, gt=0, le=60, description="Wait before the first reopen attempt.")
+    max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between reopen attempts (doubling from initial_s).")
+    fail_after: int = Field(5, ge=1, le=1000, description="Failed attempts after which the camera state becomes 'failed' (it keeps retrying).")
+
+
 class Picamera2Config(Section):
     type: Literal["picamera2"] = "picamera2"
-    camera_num: int = Field(0, ge=0, le=7)
-    width: int = Field(1280, ge=160, le=4608)
-    height: int = Field(960, ge=120, le=3456)
+    camera_num: int = Field(0, ge=0, le=7, description="libcamera camera number (0 = first CSI camera).")
+    width: int = Field(1280, ge=160, le=4608, description="Frame width delivered to the detector, pixels.")
+    height: int = Field(960, ge=120, le=3456, description="Frame height delivered to the detector, pixels.")
+    mode: Literal["preview", "still"] = Field("preview", description="'preview': continuous stream, 4 buffers, fast bursts; 'still': still-capture tuning, 2 buffers.")
+    autofocus: bool = Field(True, description="Continuous autofocus when the camera supports it (Camera Module 3); ignored on fixed-focus modules.")
+    metering: Literal["centre", "spot", "matrix"] = Field("centre", description="Auto-exposure metering: 'centre' weights the claimant's face at the middle of the frame.")
+    mains_hz: Literal[0, 50, 60] = Field(50, description="Mains frequency for flicker avoidance under fluorescent/LED lights (Indonesia: 50); 0 = off.")
+    max_exposure_ms: float = Field(33.0, ge=1, le=1000, description="Longest exposure (frame duration) so a moving face stays sharp; gain rises instead.")
+    recovery: CameraRecoveryConfig = Field(default_factory=CameraRecoveryConfig)
 
 
 class V4l2Config(Section):
@@ -22,6 +36,7 @@ class V4l2Config(Section):
     device: int = Field(0, ge=0, le=63, description="/dev/videoN index.")
     width: int = Field(1280, ge=160, le=4608)
     height: int = Field(720, ge=120, le=3456)
+    recovery: CameraRecoveryConfig = Field(default_factory=CameraRecoveryConfig)
 
 
 class FolderCameraConfig(Section):

@@ -1,0 +1,91 @@
+"""make_camera backend selection, the Frame contract, the V4L2 fallback and the recovery backoff."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from edge.camera import CameraError, Frame, make_camera
+from edge.camera.recovery import Recovery, backoff_delay
+from edge.camera.v4l2_backend import V4l2Camera
+from edge.config.camera import CameraRecoveryConfig, FolderCameraConfig, V4l2Config
+
+
+def test_frame_accepts_rgb_uint8() -> None:
+    """A H×W×3 uint8 array is a valid frame."""
+    frame = Frame(np.zeros((4, 6, 3), np.uint8), 123, {"k": 1})
+    assert frame.rgb.shape == (4, 6, 3) and frame.captured_monotonic_ns == 123
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 6), np.uint8), np.zeros((4, 6, 3), np.float32), np.zeros((4, 6, 4), np.uint8)])
+def test_frame_rejects_other_arrays(bad: np.ndarray) -> None:
+    """Grey, float or 4-channel arrays are refused with a message naming shape and dtype."""
+    with pytest.raises(CameraError, match="H×W×3 uint8"):
+        Frame(bad, 0)
+
+
+def test_v4l2_missing_device_is_a_clear_error() -> None:
+    """A USB camera index with no /dev/videoN says so and the camera waits to be plugged in."""
+    cam = make_camera(V4l2Config(device=63))
+    assert isinstance(cam, V4l2Camera)
+    with pytest.raises(CameraError, match="/dev/video63 does not exist"):
+        cam.start()
+    assert cam.state == "recovering"
+    cam.close()
+    assert cam.state == "stopped"
+
+
+def test_folder_camera_missing_simulator_is_clear(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Without simulator/camera.py, type=folder fails with an error naming the file."""
+    monkeypatch.setitem(sys.modules, "simulator.camera", None)
+    with pytest.raises(CameraError, match="simulator/camera.py"):
+        make_camera(FolderCameraConfig(path=tmp_path))
+
+
+def test_folder_camera_comes_from_the_simulator(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """type=folder is built by simulator.camera.FolderCamera with the config it was given."""
+    seen = {}
+
+    class FolderCamera:
+        def __init__(self, config):
+            seen["config"] = config
+
+    monkeypatch.setitem(sys.modules, "simulator.camera", types.SimpleNamespace(FolderCamera=FolderCamera))
+    cam = make_camera(FolderCameraConfig(path=tmp_path))
+    assert isinstance(cam, FolderCamera) and seen["config"].path == tmp_path
+
+
+@pytest.mark.skipif(importlib.util.find_spec("simulator.camera") is None, reason="simulator/camera.py has not landed")
+def test_real_simulator_folder_camera_satisfies_protocol(tmp_path) -> None:
+    """The simulator's folder camera, when present, serves RGB frames through the same protocol."""
+    import cv2
+
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[:, :, 2] = 255  # BGR on disk: pure red
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    with make_camera(FolderCameraConfig(path=tmp_path)) as cam:
+        frame = cam.capture()
+        assert cam.state == "ok"
+    assert frame.rgb.shape[2] == 3 and frame.rgb[..., 0].mean() > frame.rgb[..., 2].mean()
+
+
+def test_backoff_doubles_and_caps() -> None:
+    """Reopen delays go 0.5, 1, 2, … and stop at the cap."""
+    assert [backoff_delay(n, 0.5, 4.0) for n in range(0, 7)] == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert backoff_delay(10_000, 0.5, 30.0) == 30.0
+
+
+def test_recovery_states() -> None:
+    """ok → recovering → failed after fail_after failures → ok again on success."""
+    rec = Recovery(CameraRecoveryConfig(initial_s=1, max_s=10, fail_after=2))
+    assert rec.state == "ok" and rec.due(0)
+    rec.on_failure(100.0)
+    assert rec.state == "recovering" and not rec.due(100.5) and rec.due(101.0)
+    rec.on_failure(101.0)
+    assert rec.state == "failed" and rec.next_attempt_at == 103.0
+    rec.on_success()
+    assert rec.state == "ok" and rec.due(0)
