@@ -1,0 +1,287 @@
+"""Find or start an MQTT broker for the simulator.
+
+Order: a configured broker is used as is; else one already answering MQTT on
+localhost:1883; else a private ``mosquitto`` on a free loopback port with a generated
+configuration; else an in-process ``amqtt`` broker bound to 127.0.0.1 (MQTT 3.1.1 only, so
+terminals must then use ``protocol = "3.1.1"``). If none is possible, one
+:class:`BrokerUnavailable` message says what to install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from edge.errors import EdgeError
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["configured", "localhost", "mosquitto", "amqtt"]
+
+
+class BrokerUnavailable(EdgeError):
+    """No MQTT broker is configured, reachable or startable."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where terminals and the central consumer connect."""
+
+    host: str
+    port: int
+    protocol: Literal["5", "3.1.1"]
+    kind: Kind
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mqtt_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True if an MQTT 3.1.1 CONNECT to host:port gets a CONNACK accepting it."""
+    client_id = b"tepat-sim-probe"
+    var = b"\x00\x04MQTT\x04\x02\x00\x05"  # protocol name, level 4, clean session, keepalive 5 s
+    payload = len(client_id).to_bytes(2, "big") + client_id
+    body = var + payload
+    packet = b"\x10" + bytes([len(body)]) + body
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(packet)
+            ack = s.recv(4)
+            s.sendall(b"\xe0\x00")  # DISCONNECT
+    except OSError:
+        return False
+    return len(ack) == 4 and ack[0] == 0x20 and ack[3] == 0
+
+
+def find_mosquitto() -> str | None:
+    """Path of the mosquitto binary (also looks in /usr/sbin, where Debian puts it)."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for p in (Path("/usr/sbin/mosquitto"), Path("/usr/local/sbin/mosquitto")):
+        if p.exists():
+            return str(p)
+    return None
+
+
+def _wait_listening(port: int, deadline_s: float, proc: subprocess.Popen | None = None) -> bool:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class MosquittoBroker:
+    """A private mosquitto on 127.0.0.1 with persistence in its own folder; can be restarted on the same port."""
+
+    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+        self.conf = workdir / "mosquitto.conf"
+        self.log = workdir / "mosquitto.log"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {workdir}/\n"
+            "max_queued_messages 0\n"
+            "max_inflight_messages 0\n"
+            "log_dest stderr\n"
+            "log_type error\nlog_type warning\n",
+            encoding="utf-8",
+        )
+
+    def start(self) -> None:
+        for attempt in range(3):
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+            if _wait_listening(self.port, 10.0, self.proc):
+                logger.info("started mosquitto on 127.0.0.1:%d (pid %d)", self.port, self.proc.pid)
+                return
+            self.stop()
+            if attempt == 0 and self.proc.returncode is not None:
+                time.sleep(0.3)  # port may still be in TIME_WAIT after a restart
+        tail = self.log.read_text(errors="replace")[-400:] if self.log.exists() else ""
+        raise BrokerUnavailable(f"mosquitto did not start on 127.0.0.1:{self.port}: {tail.strip() or 'no output'}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop (mosquitto saves its persistent sessions), stay down ``down_s`` seconds, start again."""
+        logger.info("restarting mosquitto on port %d (down %.1f s)", self.port, down_s)
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+
+class AmqttBroker:
+    """amqtt's broker in a background thread with its own event loop, bound to 127.0.0.1 only."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._broker = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def _config(self) -> dict:
+        return {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}", "max_connections": 0}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+
+    def _run(self) -> None:
+        from amqtt.broker import Broker
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+
+        async def boot() -> None:
+            self._broker = Broker(self._config(), loop=loop)
+            await self._broker.start()
+
+        try:
+            loop.run_until_complete(boot())
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.close()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="amqtt-broker", daemon=True)
+        self._thread.start()
+        self._ready.wait(15)
+        if self._error is not None or not _wait_listening(self.port, 5.0):
+            raise BrokerUnavailable(f"in-process amqtt broker failed to start on 127.0.0.1:{self.port}: {self._error}")
+        logger.info("started in-process amqtt broker on 127.0.0.1:%d (MQTT 3.1.1)", self.port)
+
+    def stop(self) -> None:
+        loop, broker = self._loop, self._broker
+        if loop is None or broker is None or not loop.is_running():
+            return
+        fut = asyncio.run_coroutine_threadsafe(broker.shutdown(), loop)
+        try:
+            fut.result(timeout=10)
+        except Exception as exc:  # noqa: BLE001 - shutting down anyway
+            logger.warning("amqtt shutdown: %s", exc)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._broker = None
+
+    def restart(self, down_s: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self._ready.clear()
+        self.start()
+
+
+class SimBroker:
+    """The broker the simulator uses: context manager; ``endpoint`` says where it is and how to speak to it."""
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        protocol: Literal["5", "3.1.1"] = "5",
+        prefer: Literal["auto", "mosquitto", "amqtt"] = "auto",
+        probe_localhost: bool = True,
+    ) -> None:
+        self._host, self._port, self._protocol = host, port, protocol
+        self._prefer = prefer
+        self._probe = probe_localhost
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self.server: MosquittoBroker | AmqttBroker | None = None
+        self.endpoint: Endpoint | None = None
+
+    def __enter__(self) -> "SimBroker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> Endpoint:
+        if self._host:
+            self.endpoint = Endpoint(self._host, self._port or 1883, self._protocol, "configured")
+            logger.info("broker: using configured %s:%d", self._host, self.endpoint.port)
+            return self.endpoint
+        if self._probe and self._prefer == "auto" and mqtt_answers("127.0.0.1", 1883, 0.5):
+            self.endpoint = Endpoint("127.0.0.1", 1883, "3.1.1", "localhost")
+            logger.info("broker: using the MQTT broker already on localhost:1883 (speaking MQTT 3.1.1)")
+            return self.endpoint
+        binary = find_mosquitto()
+        if binary and self._prefer in ("auto", "mosquitto"):
+            self._tmp = tempfile.TemporaryDirectory(prefix="tepat-sim-mosquitto-")
+            self.server = MosquittoBroker(binary, Path(self._tmp.name))
+            self.server.start()
+            self.endpoint = Endpoint("127.0.0.1", self.server.port, "5", "mosquitto")
+            return self.endpoint
+        if self._prefer == "mosquitto":
+            raise BrokerUnavailable("mosquitto is not installed (apt install mosquitto)")
+        try:
+            import amqtt.broker  # noqa: F401
+        except ImportError:
+            raise BrokerUnavailable(
+                "no MQTT broker: none configured, none on localhost:1883, mosquitto not installed "
+                "(apt install mosquitto) and amqtt not installed (pip install 'tepat-edge[sim]')"
+            ) from None
+        self.server = AmqttBroker()
+        self.server.start()
+        self.endpoint = Endpoint("127.0.0.1", self.server.port, "3.1.1", "amqtt")
+        return self.endpoint
+
+    @property
+    def can_restart(self) -> bool:
+        return self.server is not None
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Restart a broker the simulator started itself."""
+        if self.server is None:
+            raise BrokerUnavailable("cannot restart a broker the simulator did not start")
+        self.server.restart(down_s)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
