@@ -1,0 +1,191 @@
+"""The disbursement ledger (a real SQLite file): one disbursement per recipient per period.
+
+Holds this terminal's own decisions (so overrides can reference them), its disbursements, and
+the disbursements the central side reports from other terminals (``cmd/ledger``). When the
+central side reports another terminal paid a recipient this terminal also paid, the pair is a
+conflict, reported exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.claim.decide import PriorClaim
+from edge.errors import EdgeError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    idempotency_key TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    schema TEXT NOT NULL,
+    outcome TEXT,
+    recipient_id TEXT,
+    period TEXT,
+    decided_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_recipient ON decisions(recipient_id, period);
+CREATE TABLE IF NOT EXISTS disbursements (
+    idempotency_key TEXT PRIMARY KEY,
+    recipient_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    distribution_point TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('local', 'central')),
+    voided_by TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_local_per_period
+    ON disbursements(recipient_id, period) WHERE source = 'local' AND voided_by IS NULL;
+CREATE TABLE IF NOT EXISTS conflicts (
+    local_key TEXT NOT NULL,
+    other_key TEXT NOT NULL,
+    recipient_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    PRIMARY KEY (local_key, other_key)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class AlreadyPaidError(EdgeError):
+    """This terminal already paid the recipient in this period."""
+
+
+@dataclass(frozen=True)
+class Disbursement:
+    idempotency_key: str
+    recipient_id: str
+    period: str
+    device_id: str
+    distribution_point: str
+    decided_at: str
+    source: str = "central"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    recipient_id: str
+    period: str
+    local: Disbursement
+    other: Disbursement
+
+
+class Ledger:
+    """One SQLite file; use as a context manager. One instance per thread."""
+
+    def __init__(self, path: Path | str, device_id: str, distribution_point: str) -> None:
+        self.path = Path(path)
+        self.device_id = device_id
+        self.distribution_point = distribution_point
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def next_seq(self) -> int:
+        """The next record sequence number for this device (durable, strictly increasing)."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT INTO counters(name, value) VALUES ('seq', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
+            return int(self._db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+
+    def prior_claim(self, recipient_id: str, period: str) -> PriorClaim | None:
+        """The earliest valid disbursement to ``recipient_id`` in ``period`` known here (local or central)."""
+        row = self._db.execute(
+            "SELECT decided_at, distribution_point, device_id FROM disbursements"
+            " WHERE recipient_id = ? AND period = ? AND voided_by IS NULL ORDER BY decided_at LIMIT 1",
+            (recipient_id, period),
+        ).fetchone()
+        return PriorClaim(row["decided_at"], row["distribution_point"], row["device_id"]) if row else None
+
+    def save_record(self, record: dict[str, Any], disburse: bool) -> None:
+        """Store a signed record; with ``disburse`` also the disbursement it grants (atomically).
+
+        Raises :class:`AlreadyPaidError` if this terminal already paid the recipient this period.
+        """
+        key = record["idempotency_key"]
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, record["seq"], record["schema"], record.get("outcome") or record.get("new_outcome"),
+                 record.get("recipient_id"), record.get("period"), record["time"]["wall"], json.dumps(record, sort_keys=True)),
+            )
+            if disburse:
+                try:
+                    self._db.execute(
+                        "INSERT INTO disbursements VALUES (?, ?, ?, ?, ?, ?, 'local', NULL)",
+                        (key, record["recipient_id"], record["period"], self.device_id, self.distribution_point, record["time"]["wall"]),
+                    )
+                except sqlite3.IntegrityError:
+                    raise AlreadyPaidError(f"recipient {record['recipient_id']} was already paid here in {record['period']}") from None
+
+    def void(self, original_key: str, by_key: str) -> None:
+        """Mark this terminal's disbursement ``original_key`` as reversed by record ``by_key`` (the row stays)."""
+        self._db.execute("UPDATE disbursements SET voided_by = ? WHERE idempotency_key = ? AND source = 'local'", (by_key, original_key))
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT record FROM decisions WHERE idempotency_key = ?", (key,)).fetchone()
+        return json.loads(row["record"]) if row else None
+
+    def overrides_of(self, key: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT record FROM decisions WHERE schema = 'tepat.override' ORDER BY seq").fetchall()
+        return [r for r in (json.loads(x["record"]) for x in rows) if r.get("original_key") == key]
+
+    def history(self, recipient_id: str) -> dict[str, Any]:
+        """What the ledger knows about a recipient: disbursements (all sources) and this terminal's decisions."""
+        disb = self._db.execute(
+            "SELECT * FROM disbursements WHERE recipient_id = ? ORDER BY decided_at", (recipient_id,)).fetchall()
+        dec = self._db.execute(
+            "SELECT idempotency_key, seq, schema, outcome, period, decided_at FROM decisions WHERE recipient_id = ? ORDER BY seq",
+            (recipient_id,)).fetchall()
+        return {"recipient_id": recipient_id, "disbursements": [dict(r) for r in disb], "decisions": [dict(r) for r in dec]}
+
+    def apply_central(self, entries: list[Disbursement]) -> list[Conflict]:
+        """Merge disbursements reported by the central side; returns new conflicts (each reported once)."""
+        conflicts: list[Conflict] = []
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for e in entries:
+                mine = self._db.execute("SELECT 1 FROM disbursements WHERE idempotency_key = ? AND source = 'local'", (e.idempotency_key,)).fetchone()
+                if mine:
+                    continue  # the central side echoing our own disbursement
+                self._db.execute(
+                    "INSERT OR IGNORE INTO disbursements VALUES (?, ?, ?, ?, ?, ?, 'central', NULL)",
+                    (e.idempotency_key, e.recipient_id, e.period, e.device_id, e.distribution_point, e.decided_at),
+                )
+                local = self._db.execute(
+                    "SELECT * FROM disbursements WHERE recipient_id = ? AND period = ? AND source = 'local' AND voided_by IS NULL",
+                    (e.recipient_id, e.period),
+                ).fetchone()
+                if local is None:
+                    continue
+                new = self._db.execute(
+                    "INSERT OR IGNORE INTO conflicts VALUES (?, ?, ?, ?)", (local["idempotency_key"], e.idempotency_key, e.recipient_id, e.period)
+                ).rowcount
+                if new:
+                    conflicts.append(Conflict(e.recipient_id, e.period, Disbursement(**{k: local[k] for k in (
+                        "idempotency_key", "recipient_id", "period", "device_id", "distribution_point", "decided_at", "source")}), e))
+        for c in conflicts:
+            logger.warning("Double payment: %s was paid here (%s) and at %s/%s (%s) in %s",
+                           c.recipient_id, c.local.decided_at, c.other.distribution_point, c.other.device_id, c.other.decided_at, c.period)
+        return conflicts

@@ -1,0 +1,51 @@
+"""What the officer reads: one line in Bahasa Indonesia and one in English per reason code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# reason_code -> (Bahasa Indonesia, English); {placeholders} are filled from the decision details.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "match": ("Wajah cocok. Serahkan bantuan kepada {name}.", "Face matches. Hand the aid to {name}."),
+    "identified": ("Dikenali sebagai {name}. Serahkan bantuan.", "Identified as {name}. Hand the aid over."),
+    "enrolled": ("Foto rujukan {name} direkam dan dikonfirmasi petugas.", "Reference photo of {name} recorded and confirmed by the officer."),
+    "borderline_match": ("Kemiripan wajah meragukan. Periksa kartu identitas secara manual.", "Face similarity is borderline. Check the ID card manually."),
+    "ambiguous_match": ("Wajah mirip lebih dari satu penerima. Minta kartu atau nomor penerima.", "Face resembles more than one recipient. Ask for the card or recipient number."),
+    "face_mismatch": ("Wajah tidak cocok dengan penerima {recipient_id}.", "Face does not match recipient {recipient_id}."),
+    "not_recognised": ("Wajah tidak dikenali di daftar penerima.", "Face not recognised on the roster."),
+    "unknown_recipient": ("Nomor {recipient_id} tidak ada di daftar penerima titik ini.", "Recipient {recipient_id} is not on this point's roster."),
+    "ineligible": ("Penerima {recipient_id} tidak berhak pada periode ini: {why}.", "Recipient {recipient_id} is not entitled this period: {why}."),
+    "already_claimed": ("Sudah diambil pada {first_at} di {first_place}.", "Already collected on {first_at} at {first_place}."),
+    "no_roster": ("Belum ada daftar penerima yang sah di perangkat.", "No valid roster is installed on this terminal."),
+    "roster_expired": ("Daftar penerima sudah kedaluwarsa ({valid_until}).", "The roster has expired ({valid_until})."),
+    "no_gps_fix": ("Menunggu sinyal GPS; penyaluran tanpa lokasi tidak diizinkan.", "Waiting for GPS; disbursement without a position is not allowed."),
+    "no_template": ("Belum ada foto rujukan untuk penerima ini. Rujuk ke petugas.", "No reference template for this recipient. Refer to the officer."),
+    "enrolment_required": ("Perekaman pertama: petugas periksa KTP lalu konfirmasi perekaman.", "First payout: officer checks the ID card, then confirms enrolment."),
+    "liveness_failed": ("Kemungkinan foto/layar, bukan wajah langsung. Rujuk ke petugas.", "Possibly a photo or screen, not a live face. Refer to the officer."),
+    "quality_failed": ("Foto wajah tidak memadai setelah beberapa kali. Rujuk ke petugas.", "No usable face after several attempts. Refer to the officer."),
+    # quality prompts (retake)
+    "no_face": ("Tidak ada wajah. Minta penerima menghadap kamera.", "No face found. Ask the claimant to face the camera."),
+    "face_too_small": ("Wajah terlalu jauh. Minta penerima mendekat.", "Face too far. Move closer."),
+    "too_dark": ("Terlalu gelap. Tambah cahaya.", "Too dark. More light."),
+    "too_bright": ("Terlalu terang. Hindari cahaya langsung.", "Too bright. Avoid direct light."),
+    "blurry": ("Gambar kabur. Minta penerima diam sejenak.", "Blurred. Ask the claimant to hold still."),
+    "head_turned": ("Kepala menoleh. Minta menghadap lurus ke kamera.", "Head turned. Face the camera."),
+    "head_tilted": ("Kepala miring. Minta menghadap lurus ke kamera.", "Head tilted. Face the camera."),
+    "multiple_faces": ("Lebih dari satu wajah. Hanya penerima di depan kamera.", "More than one face. Only the claimant in front of the camera."),
+    "face_at_edge": ("Wajah terpotong. Posisikan wajah di tengah.", "Face cut at the edge. Centre the face."),
+    "officer_override": ("Keputusan diubah petugas {officer_id}: {override_reason}.", "Decision overridden by officer {officer_id}: {override_reason}."),
+}
+
+GENERIC = ("Periksa kembali dan ulangi ({code}).", "Check and try again ({code}).")
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def officer_message(code: str, **details: Any) -> dict[str, str]:
+    """``{"id": …, "en": …}`` for a reason code; unknown codes get a generic line naming the code."""
+    id_text, en_text = MESSAGES.get(code, GENERIC)
+    fields = _Blank(code=code, **{k: v for k, v in details.items() if v is not None})
+    return {"id": id_text.format_map(fields), "en": en_text.format_map(fields)}
