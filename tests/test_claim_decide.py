@@ -1,0 +1,100 @@
+"""Decision rules, table-driven: every rule fires with the expected outcome and reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from edge.claim.decide import (
+    ClaimFacts, GpsVerdict, LivenessResult, MatchResult, PriorClaim, QualityResult, RecipientInfo, RosterState,
+    Thresholds, decide,
+)
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+ROSTER = RosterState(True, "2026-11", NOW + timedelta(days=7), enrolment_allowed=False)
+SITI = RecipientInfo("PKH-1", "Siti", entitlement_period="2026-11")
+T = Thresholds(accept=0.40, refer=0.30, margin=0.05)
+GOOD_Q = QualityResult(True, None, 5, 5)
+
+BASE_11 = ClaimFacts("1:1", NOW, ROSTER, claimed_id="PKH-1", recipient=SITI, quality=GOOD_Q,
+                     liveness=LivenessResult(True, 0.9), match=MatchResult("PKH-1", 0.62), thresholds=T)
+BASE_1N = ClaimFacts("1:N", NOW, ROSTER, recipient=SITI, quality=GOOD_Q, liveness=None,
+                     match=MatchResult("PKH-1", 0.62, "PKH-2", 0.20), thresholds=T)
+
+CASES_11 = [
+    ("genuine__valid", {}, "accept", "match"),
+    ("exactly_at_threshold__valid", {"match": MatchResult("PKH-1", 0.40)}, "accept", "match"),
+    ("borderline__refer", {"match": MatchResult("PKH-1", 0.35)}, "refer", "borderline_match"),
+    ("impostor__invalid", {"match": MatchResult("PKH-1", 0.05)}, "reject", "face_mismatch"),
+    ("unknown_id__invalid", {"recipient": None}, "reject", "unknown_recipient"),
+    ("ineligible__invalid", {"recipient": replace(SITI, eligible=False, ineligible_reason="graduated")}, "reject", "ineligible"),
+    ("other_period__invalid", {"recipient": replace(SITI, entitlement_period="2026-10")}, "reject", "ineligible"),
+    ("second_claim__invalid", {"prior": PriorClaim("2026-11-20T09:00:00+07:00", "desa-a", "t-7")}, "reject", "already_claimed"),
+    ("no_roster__invalid", {"roster": RosterState(False)}, "reject", "no_roster"),
+    ("roster_expired__invalid", {"roster": replace(ROSTER, valid_until=NOW)}, "reject", "roster_expired"),
+    ("gps_refused__invalid", {"gps": GpsVerdict(False, "no_fix")}, "reject", "no_gps_fix"),
+    ("bad_quality_first_try__retake", {"quality": QualityResult(False, "face_too_small", 0, 5)}, "retake", "face_too_small"),
+    ("bad_quality_last_try__refer", {"quality": QualityResult(False, "too_dark", 0, 5), "attempt": 3}, "refer", "quality_failed"),
+    ("no_quality_result__retake", {"quality": None}, "retake", "no_face"),
+    ("spoof__refer", {"liveness": LivenessResult(False, 0.1)}, "refer", "liveness_failed"),
+    ("no_template__refer", {"recipient": replace(SITI, has_template=False)}, "refer", "no_template"),
+    ("no_template_enrolment_month__refer", {"recipient": replace(SITI, has_template=False), "roster": replace(ROSTER, enrolment_allowed=True)}, "refer", "enrolment_required"),
+    ("duplicate_beats_good_match__invalid", {"prior": PriorClaim("x", "p", "d"), "match": MatchResult("PKH-1", 0.99)}, "reject", "already_claimed"),
+]
+
+
+@pytest.mark.parametrize("name,changes,outcome,code", CASES_11, ids=[c[0] for c in CASES_11])
+def test_decide_1to1(name, changes, outcome, code):
+    """1:1 rules give the expected outcome and reason code."""
+    d = decide(replace(BASE_11, **changes))
+    assert (d.outcome, d.reason_code) == (outcome, code)
+    assert d.message["id"] and d.message["en"] and "?" not in d.message["en"]
+
+
+CASES_1N = [
+    ("identified__valid", {}, "accept", "identified"),
+    ("below_refer__invalid", {"match": MatchResult("PKH-1", 0.25, "PKH-2", 0.1)}, "reject", "not_recognised"),
+    ("empty_gallery__invalid", {"match": MatchResult(None, None)}, "reject", "not_recognised"),
+    ("borderline__refer", {"match": MatchResult("PKH-1", 0.36, "PKH-2", 0.1)}, "refer", "borderline_match"),
+    ("runner_up_too_close__refer", {"match": MatchResult("PKH-1", 0.62, "PKH-2", 0.60)}, "refer", "ambiguous_match"),
+    ("single_identity_gallery__valid", {"match": MatchResult("PKH-1", 0.62)}, "accept", "identified"),
+    ("identified_but_paid__invalid", {"prior": PriorClaim("2026-11-20T09:00:00+07:00", "desa-a", "t-7")}, "reject", "already_claimed"),
+    ("identified_but_ineligible__invalid", {"recipient": replace(SITI, eligible=False)}, "reject", "ineligible"),
+    ("quality__retake", {"quality": QualityResult(False, "head_turned")}, "retake", "head_turned"),
+    ("spoof__refer", {"liveness": LivenessResult(False, 0.2)}, "refer", "liveness_failed"),
+    ("no_roster__invalid", {"roster": RosterState(False)}, "reject", "no_roster"),
+]
+
+
+@pytest.mark.parametrize("name,changes,outcome,code", CASES_1N, ids=[c[0] for c in CASES_1N])
+def test_decide_1toN(name, changes, outcome, code):
+    """1:N rules give the expected outcome and reason code."""
+    d = decide(replace(BASE_1N, **changes))
+    assert (d.outcome, d.reason_code) == (outcome, code)
+
+
+def test_duplicate_message_names_time_and_place():
+    """A second claim is refused with the time and place of the first, in both languages."""
+    d = decide(replace(BASE_11, prior=PriorClaim("2026-11-20T09:00:00+07:00", "desa-a", "t-7")))
+    for text in d.message.values():
+        assert "2026-11-20T09:00:00+07:00" in text and "desa-a" in text
+
+
+def test_quality_prompt_is_actionable():
+    """A too-small face asks the officer to have the claimant move closer."""
+    d = decide(replace(BASE_11, quality=QualityResult(False, "face_too_small")))
+    assert "closer" in d.message["en"] and "mendekat" in d.message["id"]
+
+
+def test_gps_flag_is_carried_not_blocking():
+    """Under the 'flag' policy a missing fix is recorded as a flag and the claim still decides on the face."""
+    d = decide(replace(BASE_11, gps=GpsVerdict(True, "no_fix")))
+    assert d.outcome == "accept" and d.flags == ("gps_no_fix",)
+
+
+def test_thresholds__invalid():
+    """A refer threshold above the accept threshold is a configuration error."""
+    with pytest.raises(ValueError):
+        Thresholds(accept=0.3, refer=0.4)

@@ -1,0 +1,74 @@
+"""The disbursement ledger: one payout per recipient per period, central updates, conflicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.claim.ledger import AlreadyPaidError, Disbursement, Ledger
+
+
+def rec(key: str, rid: str = "PKH-1", period: str = "2026-11", wall: str = "2026-11-23T03:00:00Z") -> dict:
+    return {"idempotency_key": key, "seq": 1, "schema": "tepat.decision", "outcome": "accept", "recipient_id": rid,
+            "period": period, "time": {"wall": wall, "source": "gps"}}
+
+
+@pytest.fixture()
+def ledger(tmp_path):
+    """A fresh ledger file for terminal t-1 at point desa-a."""
+    with Ledger(tmp_path / "ledger.sqlite", "t-1", "desa-a") as led:
+        yield led
+
+
+def test_second_local_payout_refused__invalid(ledger):
+    """The same recipient cannot be paid twice in one period on this terminal, even if the rules were bypassed."""
+    ledger.save_record(rec("k1aaaaaa"), disburse=True)
+    with pytest.raises(AlreadyPaidError):
+        ledger.save_record(rec("k2aaaaaa"), disburse=True)
+    assert ledger.prior_claim("PKH-1", "2026-11").device_id == "t-1"
+
+
+def test_next_period_payout__valid(ledger):
+    """Paying in the next period is allowed."""
+    ledger.save_record(rec("k1aaaaaa"), disburse=True)
+    ledger.save_record(rec("k2aaaaaa", period="2026-12"), disburse=True)
+    assert ledger.prior_claim("PKH-1", "2026-12") is not None
+
+
+def test_seq_is_durable_and_increasing(tmp_path):
+    """Record sequence numbers keep increasing across reopenings of the file."""
+    with Ledger(tmp_path / "l.sqlite", "t-1", "p") as led:
+        a, b = led.next_seq(), led.next_seq()
+    with Ledger(tmp_path / "l.sqlite", "t-1", "p") as led:
+        c = led.next_seq()
+    assert a < b < c
+
+
+def test_central_update_blocks_claim_elsewhere(ledger):
+    """A payout reported by the central side from another terminal makes the recipient already paid here."""
+    assert ledger.apply_central([Disbursement("other-1", "PKH-9", "2026-11", "t-2", "desa-b", "2026-11-22T02:00:00Z")]) == []
+    prior = ledger.prior_claim("PKH-9", "2026-11")
+    assert (prior.device_id, prior.distribution_point) == ("t-2", "desa-b")
+
+
+def test_conflict_detected_once(ledger):
+    """Two terminals paying the same recipient offline is a conflict, reported exactly once."""
+    ledger.save_record(rec("mine0001"), disburse=True)
+    other = Disbursement("theirs01", "PKH-1", "2026-11", "t-2", "desa-b", "2026-11-23T02:00:00Z")
+    conflicts = ledger.apply_central([other])
+    assert len(conflicts) == 1 and conflicts[0].local.idempotency_key == "mine0001" and conflicts[0].other.device_id == "t-2"
+    assert ledger.apply_central([other]) == []
+
+
+def test_own_echo_is_not_a_conflict(ledger):
+    """The central side echoing this terminal's own payout is not a conflict."""
+    ledger.save_record(rec("mine0001"), disburse=True)
+    assert ledger.apply_central([Disbursement("mine0001", "PKH-1", "2026-11", "t-1", "desa-a", "2026-11-23T03:00:00Z")]) == []
+
+
+def test_void_keeps_history(ledger):
+    """Voiding a payout frees the period but keeps both records in the history."""
+    ledger.save_record(rec("k1aaaaaa"), disburse=True)
+    ledger.void("k1aaaaaa", by_key="ov000001")
+    assert ledger.prior_claim("PKH-1", "2026-11") is None
+    hist = ledger.history("PKH-1")
+    assert hist["disbursements"][0]["voided_by"] == "ov000001" and len(hist["decisions"]) == 1
