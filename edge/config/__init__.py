@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from edge.config.base import Section
+from edge.config.claim import ClaimConfig
 from edge.config.camera import CameraConfig, FolderCameraConfig, Picamera2Config, V4l2Config
 from edge.config.device import DeviceConfig
 from edge.config.face import FaceConfig, QualityConfig
@@ -29,6 +30,7 @@ ENV_PREFIX = "TEPAT__"
 
 __all__ = [
     "EdgeConfig",
+    "ClaimConfig",
     "DeviceConfig",
     "FaceConfig",
     "QualityConfig",
@@ -53,6 +55,7 @@ class EdgeConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     gps: GpsConfig = Field(default_factory=GpsConfig)
     camera: CameraConfig = Field(default_factory=Picamera2Config)
+    claim: ClaimConfig = Field(default_factory=ClaimConfig)
 
     @property
     def outbox_path(self) -> Path:
