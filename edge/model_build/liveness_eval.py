@@ -1,0 +1,179 @@
+"""Measure the liveness check on the shared datasets: attack samples and ordinary photos.
+
+Runs the committed TFLite models through :class:`edge.face.liveness.LivenessChecker` (the
+product code path) on
+
+* ``hard/spoof``: ``attack_*`` must come out as attacks, ``live_*`` as live;
+* ordinary photos from ``faces/`` (LFW news photos etc.): the false-reject rate at several
+  thresholds, overall and for the South-East-Asian identities in ``SEA_IDENTITIES.csv``;
+* how often the 4.0x crop had to be shrunk to fit the frame (the effective scale).
+
+Face boxes come from OpenCV's ``FaceDetectorYN`` with the YuNet ONNX from ``../shared/models``
+(the face nearest the image centre is the labelled person). Needs no TensorFlow.
+
+Run: ``python -m edge.model_build.liveness_eval [--every N] [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ImageError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("TEPAT_SHARED", ROOT.parent / "shared"))
+
+
+@dataclass
+class FaceBoxFinder:
+    """YuNet (OpenCV FaceDetectorYN on the upstream ONNX) returning the face nearest the centre."""
+
+    onnx: Path
+    score: float = 0.7
+
+    def __post_init__(self) -> None:
+        import cv2
+
+        if not self.onnx.is_file():
+            raise NotFoundError(f"YuNet ONNX not found at {self.onnx}")
+        self._det = cv2.FaceDetectorYN.create(str(self.onnx), "", (320, 320), self.score, 0.3, 50)
+
+    def __call__(self, bgr: np.ndarray) -> tuple[float, float, float, float] | None:
+        h, w = bgr.shape[:2]
+        self._det.setInputSize((w, h))
+        _, faces = self._det.detect(bgr)
+        if faces is None or len(faces) == 0:
+            return None
+        centres = faces[:, :2] + faces[:, 2:4] / 2
+        x, y, bw, bh = faces[int(np.argmin(np.linalg.norm(centres - (w / 2, h / 2), axis=1))), :4]
+        return float(x), float(y), float(x + bw), float(y + bh)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Decode an image as RGB uint8, applying its EXIF orientation (cv2.imread does)."""
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageError(f"cannot decode image {path}")
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def effective_scale(box, scale: float, width: int, height: int) -> float:
+    """The enlargement actually used after upstream's fit-in-frame reduction."""
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    return min((height - 1) / bh, (width - 1) / bw, scale)
+
+
+def frr_table(scores: list[float]) -> dict[str, float]:
+    arr = np.asarray(scores)
+    return {f"{t:.1f}": float(np.mean(arr < t)) for t in THRESHOLDS}
+
+
+def ordinary_images(datasets: Path, every: int) -> list[Path]:
+    """Every ``every``-th image of ``faces/``, sorted by path (deterministic)."""
+    return sorted((datasets / "faces").glob("*/*.jpg"))[::every]
+
+
+def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threads: int = 1) -> dict:
+    from edge.face.liveness import MODELS, LivenessChecker
+
+    find = FaceBoxFinder(onnx)
+    sea = {r["identity"] for r in csv.DictReader((datasets / "SEA_IDENTITIES.csv").open())}
+    report: dict = {"spoof": [], "ordinary": {}}
+    with LivenessChecker(models_dir, threads=threads) as checker:
+        for path in sorted((datasets / "hard" / "spoof").glob("*")):
+            rgb = read_rgb(path)
+            box = find(rgb[:, :, ::-1])
+            res = checker.check(rgb, box)
+            report["spoof"].append({"file": path.name, "expected": "live" if path.name.startswith("live") else "attack",
+                                    "score": res.live_score, "per_model": res.per_model, "box": box})
+        scores, sea_scores, per_model, eff, times, names, missed = [], [], {m.name: [] for m in MODELS}, [], [], [], 0
+        images = ordinary_images(datasets, every)
+        for i, path in enumerate(images, 1):
+            rgb = read_rgb(path)
+            box = find(rgb[:, :, ::-1])
+            if box is None:
+                missed += 1
+                continue
+            t0 = time.perf_counter()
+            res = checker.check(rgb, box)
+            times.append(time.perf_counter() - t0)
+            scores.append(res.live_score)
+            names.append(str(path.relative_to(datasets)))
+            for k, v in res.per_model.items():
+                per_model[k].append(v)
+            if path.parent.name in sea:
+                sea_scores.append(res.live_score)
+            eff.append(effective_scale(box, 4.0, rgb.shape[1], rgb.shape[0]))
+            if i % 500 == 0:
+                logger.info("%d/%d ordinary photos", i, len(images))
+    report["ordinary"] = {
+        "images": len(images), "no_face": missed, "scored": len(scores),
+        "frr_fused": frr_table(scores), "frr_sea": frr_table(sea_scores), "sea_scored": len(sea_scores),
+        "frr_per_model": {k: frr_table(v) for k, v in per_model.items()},
+        "score_percentiles": {p: float(np.percentile(scores, p)) for p in (1, 5, 10, 25, 50)},
+        "v1se_effective_scale": {"median": float(np.median(eff)), "min": float(np.min(eff)),
+                                 "share_below_4": float(np.mean(np.asarray(eff) < 3.999))},
+        "lowest": sorted(zip(scores, names))[:10],
+        "check_ms_median": 1000 * statistics.median(times), "threads": threads,
+    }
+    report["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    return report
+
+
+def print_report(r: dict) -> None:
+    print("hard/spoof:")
+    for s in r["spoof"]:
+        pm = ", ".join(f"{k} {v:.3f}" for k, v in s["per_model"].items())
+        print(f"  {s['file']:<22} expected {s['expected']:<6} live score {s['score']:.3f}  ({pm})")
+    o = r["ordinary"]
+    print(f"ordinary photos: {o['scored']} scored of {o['images']} ({o['no_face']} without a detected face)")
+    print("  threshold  " + "  ".join(f"{t:>5}" for t in o["frr_fused"]))
+    print("  FRR fused  " + "  ".join(f"{v:5.3f}" for v in o["frr_fused"].values()))
+    print(f"  FRR SEA({o['sea_scored']:>3})" + "  ".join(f"{v:5.3f}" for v in o["frr_sea"].values()))
+    for k, v in o["frr_per_model"].items():
+        print(f"  {k.removeprefix('minifasnet_'):<10} " + "  ".join(f"{x:5.3f}" for x in v.values()))
+    e = o["v1se_effective_scale"]
+    print(f"  4.0x crop: effective scale median {e['median']:.2f}, min {e['min']:.2f}, "
+          f"shrunk to fit in {100 * e['share_below_4']:.0f}% of photos")
+    print(f"  score percentiles {o['score_percentiles']}")
+    print(f"  check() median {o['check_ms_median']:.1f} ms ({o['threads']} thread(s)); {r['machine']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edge.model_build.liveness_eval", description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)")
+    parser.add_argument("--datasets", type=Path, default=shared_dir() / "datasets", help="(default: %(default)s)")
+    parser.add_argument("--yunet", type=Path, default=shared_dir() / "models" / "face_detection_yunet_2023mar.onnx")
+    parser.add_argument("--every", type=int, default=1, help="use every N-th photo of faces/ (default: all)")
+    parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default: %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write the full report here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    report = evaluate(args.models, args.datasets, args.yunet, args.every, args.threads)
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
