@@ -195,3 +195,24 @@ def parse_scenario(data: dict, source: str = "scenario", base_dir: Path | None =
 def builtin_dir() -> Path:
     """The scenario files shipped with the simulator."""
     return Path(__file__).resolve().parent / "scenarios"
+
+
+def spread_over(sc: Scenario, devices: int) -> Scenario:
+    """The same day spread round-robin over ``devices`` terminals at one distribution point.
+
+    Repeat claims without an explicit recipient go back to the first recipient's terminal,
+    so they are still refused there (a repeat at another offline desk would be a conflict).
+    """
+    point = sc.terminals[0].distribution_point
+    terminals = [Terminal(id=f"pos-{i + 1:02d}", distribution_point=point) for i in range(devices)]
+    queue: list[QueueEntry] = []
+    for q in sc.queue:
+        for _ in range(q.count):
+            i = len(queue)
+            entry = q.model_copy(update={"count": 1, "terminal": terminals[i % devices].id})
+            if q.kind == "repeat" and q.recipient is None:
+                entry = entry.model_copy(update={"recipient": 0, "terminal": terminals[0].id})
+            queue.append(entry)
+    outages = [w.model_copy(update={"terminals": None}) for w in sc.outages]
+    return sc.model_copy(update={"terminals": terminals, "queue": queue, "outages": outages,
+                                 "name": f"{sc.name} ({devices} terminals)"})

@@ -1,0 +1,183 @@
+"""`edge-sim`: run a whole distribution point (camera, GPS, network, broker, terminals) without hardware.
+
+    edge-sim demo                      # a distribution day with an outage, on embedded defaults
+    edge-sim run simulator/scenarios/long_outage.toml
+    edge-sim list                      # the scenarios shipped with the simulator
+    edge-sim fleet --devices 20        # N terminal processes against one broker: records/s, latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge import __version__
+from edge.errors import EdgeError
+
+logger = logging.getLogger("simulator")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--faces", metavar="DIR", type=Path,
+                   help="folder of <identity>/<n>.jpg photographs; default ../shared/datasets/faces, else scikit-learn's LFW cache")
+    p.add_argument("--broker", metavar="HOST[:PORT]",
+                   help="use this MQTT broker; default: one on localhost:1883, else a private mosquitto, else in-process amqtt")
+    p.add_argument("--new-broker", action="store_true",
+                   help="always start a private broker, even if one answers on localhost:1883")
+    p.add_argument("--state-dir", metavar="DIR", type=Path,
+                   help="keep each terminal's state (outbox, ledger, keys) here; default: a temporary folder, removed afterwards")
+    p.add_argument("--models-dir", metavar="DIR", type=Path, help="face models folder; default: the repository's models/")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-sim",
+        description="Tepat Edge simulator: real terminals (real models, SQLite outboxes, MQTT) fed by simulated "
+        "cameras, GPS and network faults. Scenarios double as end-to-end tests: exit status 1 when an expectation fails.",
+        epilog="Run 'edge-sim COMMAND --help' for a command's options. Scenario format: docs/SIMULATOR.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"tepat-edge {__version__}")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="log level of the terminals' own logs (default WARNING: progress lines only)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="a distribution day with an outage in under a minute, then the summary")
+    _common(p)
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help="terminals at the distribution point (default 1); the queue is spread over them")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="play a scenario file; exit 1 if its expectations fail")
+    p.add_argument("scenario", type=Path, metavar="SCENARIO.toml", help="scenario file (see 'edge-sim list')")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the final tally as JSON after the table")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("list", help="list the scenario files shipped with the simulator")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("fleet", help="N terminal processes against one broker: records/s and decision-to-consumer latency")
+    _common(p)
+    p.add_argument("--devices", type=int, default=20, metavar="N", help="terminal processes (default 20)")
+    p.add_argument("--records", type=int, default=50, metavar="M", help="decision records per terminal (default 50)")
+    p.add_argument("--rate", type=float, default=0.0, metavar="R",
+                   help="records per second per terminal; 0 = as fast as the terminal can (default)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_fleet)
+    return parser
+
+
+def _broker(args: argparse.Namespace):
+    from simulator.broker import SimBroker
+
+    if args.broker:
+        host, _, port = args.broker.partition(":")
+        return SimBroker(host, int(port) if port else 1883)
+    return SimBroker(prefer="auto", probe_localhost=not args.new_broker)
+
+
+def _play(args: argparse.Namespace, scenario, devices: int | None = None) -> int:
+    from simulator.faces import resolve_faces
+    from simulator.runner import RunOptions, run_scenario
+
+    lib = resolve_faces(args.faces)
+    print(f"faces: {lib.origin}", flush=True)
+    with _broker(args) as broker, tempfile.TemporaryDirectory(prefix="tepat-sim-") as tmp:
+        ep = broker.endpoint
+        print(f"broker: {ep.kind} at {ep.host}:{ep.port} (MQTT {ep.protocol})", flush=True)
+        work = args.state_dir or Path(tmp)
+        opts = RunOptions(work_dir=work, models_dir=args.models_dir)
+        result = run_scenario(scenario, lib, broker, opts, progress=lambda line: print(line, flush=True))
+    from simulator.tally import table
+
+    print()
+    print(f"summary: {scenario.name}")
+    print(table(result.tally, scenario.expect))
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps(result.tally.as_dict(), indent=2))
+    if result.problems:
+        print(f"\nFAILED: {len(result.problems)} expectation(s) not met:")
+        for line in result.problems:
+            print(f"  - {line}")
+        return 1
+    print(f"\nOK: every expectation met ({result.elapsed_s:.1f} s)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from simulator.scenario import builtin_dir, load_scenario, spread_over
+
+    sc = load_scenario(builtin_dir() / "demo.toml")
+    if args.devices < 1:
+        raise EdgeError("--devices must be at least 1")
+    if args.devices > 1:
+        sc = spread_over(sc, args.devices)
+    print(f"edge-sim demo: {sc.description}", flush=True)
+    return _play(args, sc)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from simulator.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    print(f"scenario {sc.name}: {sc.description}", flush=True)
+    return _play(args, sc)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from simulator.scenario import builtin_dir, load_scenario
+
+    for path in sorted(builtin_dir().glob("*.toml")):
+        sc = load_scenario(path)
+        print(f"{path}\n    {sc.description}")
+    return 0
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from simulator.fleet import FleetOptions, format_report, run_fleet
+
+    if args.devices < 1 or args.records < 1:
+        raise EdgeError("--devices and --records must be at least 1")
+    with _broker(args) as broker:
+        ep = broker.endpoint
+        print(f"broker: {ep.kind} at {ep.host}:{ep.port} (MQTT {ep.protocol})", flush=True)
+        with tempfile.TemporaryDirectory(prefix="tepat-fleet-") as tmp:
+            opts = FleetOptions(devices=args.devices, records=args.records, rate=args.rate,
+                                work_dir=args.state_dir or Path(tmp))
+            report = run_fleet(broker.endpoint, opts, progress=lambda line: print(line, flush=True))
+    if args.json:
+        import json
+
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(format_report(report))
+    return 0 if report.lost == 0 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from edge.logs import setup_logging
+
+    setup_logging(args.log_level, "text")
+    try:
+        return int(args.func(args) or 0)
+    except EdgeError as exc:
+        print(f"edge-sim {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"edge-sim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
