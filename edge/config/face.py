@@ -36,4 +36,7 @@ class FaceConfig(Section):
     margin_1toN: float = Field(0.05, ge=0, le=1, description="Top match must beat the runner-up identity by this cosine margin.")
     burst_frames: int = Field(5, ge=1, le=30, description="Frames captured per claim attempt.")
     liveness: bool = Field(True, description="Run the presentation-attack (photo/screen) check before matching.")
+    liveness_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Live score (0..1, mean of both MiniFASNet models) below which a face is treated as a photo/screen attack; see docs/LIVENESS.md."
+    )
     quality: QualityConfig = Field(default_factory=QualityConfig)
