@@ -139,6 +139,10 @@ class Ledger:
                 except sqlite3.IntegrityError:
                     raise AlreadyPaidError(f"recipient {record['recipient_id']} was already paid here in {record['period']}") from None
 
+    def forget_conflict(self, local_key: str, other_key: str) -> None:
+        """Un-mark a conflict whose record could not be queued, so the next central update reports it again."""
+        self._db.execute("DELETE FROM conflicts WHERE local_key = ? AND other_key = ?", (local_key, other_key))
+
     def void(self, original_key: str, by_key: str) -> None:
         """Mark this terminal's disbursement ``original_key`` as reversed by record ``by_key`` (the row stays)."""
         self._db.execute("UPDATE disbursements SET voided_by = ? WHERE idempotency_key = ? AND source = 'local'", (by_key, original_key))

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.claim.canonical import canonical_json
 from edge.claim.crypto import public_key_id, sign, verify
+from edge.gps.model import PositionStamp
 
 RECORD_SCHEMA_VERSION = 1
 
@@ -27,16 +28,6 @@ class Signature(_Wire):
     alg: Literal["ed25519"] = "ed25519"
     key_id: str = Field(..., max_length=64)
     sig: str = Field(..., max_length=200)
-
-
-class Position(_Wire):
-    status: str = Field(..., description="fix | stale | no_fix")
-    lat: float | None = None
-    lon: float | None = None
-    alt_m: float | None = None
-    accuracy_m: float | None = None
-    fix_age_s: float | None = None
-    mode: int | None = None
 
 
 class TimeInfo(_Wire):
@@ -73,7 +64,7 @@ class _Signed(_Wire):
     device_id: str
     distribution_point: str
     time: TimeInfo
-    position: Position
+    position: PositionStamp = Field(..., description="GPS fix (or explicit no-fix with the last known position) at decision time.")
     signature: Signature | None = None
 
 

@@ -1,0 +1,134 @@
+"""What the central side sends: rosters (``cmd/roster``) and ledger updates (``cmd/ledger``).
+
+Handlers never raise into the MQTT thread: a refused roster or malformed update is logged and
+answered with a ``roster_ack`` record saying why; an accepted ledger update that reveals a
+double payment appends a ``conflict`` record to the outbox at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.claim.ledger import Disbursement
+from edge.claim.records import ConflictRecord
+from edge.claim.roster import RosterRejected, open_signed_roster
+from edge.claim.roster_store import InstallReport
+from edge.claim.service import KIND_CONFLICT, KIND_ROSTER_ACK, ClaimService
+from edge.errors import EdgeError
+
+logger = logging.getLogger(__name__)
+
+
+class RosterCommand(BaseModel):
+    """``cmd/roster`` args: a signed roster document, full or delta (verified by the device, not trusted from the broker)."""
+
+    model_config = ConfigDict(extra="forbid")
+    roster: dict[str, Any]
+    signature: dict[str, Any] | None = None
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipient_id: str = Field(..., min_length=1, max_length=64)
+    period: str = Field(..., pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    idempotency_key: str = Field(..., min_length=8, max_length=80, description="Key of the paying terminal's decision record.")
+    device_id: str = Field(..., min_length=1, max_length=64)
+    distribution_point: str = Field(..., min_length=1, max_length=64)
+    decided_at: str = Field(..., min_length=1, max_length=40)
+
+
+class LedgerCommand(BaseModel):
+    """``cmd/ledger`` args: disbursements the central side knows about (from any terminal)."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_: Literal["tepat.ledger"] = Field("tepat.ledger", alias="schema")
+    entries: list[LedgerEntry] = Field(..., max_length=50_000)
+
+
+class RosterAck(BaseModel):
+    """Published after every roster offered to the device: installed, or refused with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_: Literal["tepat.roster_ack"] = Field("tepat.roster_ack", alias="schema")
+    device_id: str
+    version: int | None
+    accepted: bool
+    code: str
+    detail: str
+    recipients: int = 0
+    flagged: int = 0
+    at: str
+
+
+def import_roster(svc: ClaimService, data: bytes | str | dict[str, Any], trusted_keys: dict[str, Any], now: datetime | None = None,
+                  recompute: bool = True) -> InstallReport:
+    """Verify and install a signed roster; raises :class:`RosterRejected` with the reason. Templates of another
+    embedder are re-computed from the roster's photos (``recompute``) or flagged."""
+    with svc.lock:
+        now = now or datetime.now(timezone.utc)
+        roster = open_signed_roster(data, trusted_keys, svc.roster.installed(), now, svc.point)
+        return svc.roster.install(roster, svc.face.model_sha256, svc.face.embed_photo if recompute else None)
+
+
+def handle_roster_command(svc: ClaimService, trusted_keys: dict[str, Any], payload: Any, now: datetime | None = None) -> RosterAck:
+    """``cmd/roster`` handler: install or refuse, then publish a ``roster_ack``. Never raises."""
+    at = (now or datetime.now(timezone.utc)).isoformat()
+    try:
+        doc = payload.model_dump() if isinstance(payload, BaseModel) else payload
+        report = import_roster(svc, doc, trusted_keys, now)
+        ack = RosterAck(device_id=svc.device_id, version=report.version, accepted=True, code="installed",
+                        detail=f"{report.kind} roster v{report.version}", recipients=report.recipients, flagged=len(report.flagged), at=at)
+    except RosterRejected as exc:
+        logger.error("Roster from the central side refused: %s", exc)
+        version = _version_of(payload)
+        ack = RosterAck(device_id=svc.device_id, version=version, accepted=False, code=exc.code, detail=str(exc), at=at)
+    except EdgeError as exc:
+        logger.error("Roster could not be installed: %s", exc)
+        ack = RosterAck(device_id=svc.device_id, version=_version_of(payload), accepted=False, code="install_failed", detail=str(exc), at=at)
+    try:
+        svc.outbox.append(KIND_ROSTER_ACK, ack.model_dump(mode="json", by_alias=True), durable_class="record")
+    except EdgeError as exc:
+        logger.error("Roster acknowledgement not queued: %s", exc)
+    return ack
+
+
+def _version_of(payload: Any) -> int | None:
+    try:
+        v = (payload.roster if isinstance(payload, RosterCommand) else payload["roster"]).get("version")
+        return v if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62 else None
+    except Exception:
+        return None
+
+
+def apply_ledger_update(svc: ClaimService, payload: Any) -> list[ConflictRecord]:
+    """``cmd/ledger`` handler: merge central disbursements; each newly found double payment becomes a signed
+    ``conflict`` record in the outbox immediately. Invalid payloads are logged and ignored. Never raises."""
+    try:
+        cmd = payload if isinstance(payload, LedgerCommand) else LedgerCommand.model_validate(payload)
+    except ValidationError as exc:
+        logger.error("Ledger update refused: %s", exc.errors()[0]["msg"] if exc.errors() else exc)
+        return []
+    out: list[ConflictRecord] = []
+    with svc.lock:
+        try:
+            conflicts = svc.ledger.apply_central([Disbursement(**e.model_dump(), source="central") for e in cmd.entries])
+        except EdgeError as exc:
+            logger.error("Ledger update not applied: %s", exc)
+            return []
+        for c in conflicts:
+            rec = ConflictRecord(**svc._base(svc.where()), recipient_id=c.recipient_id, period=c.period, local_key=c.local.idempotency_key,
+                                 local_decided_at=c.local.decided_at, other_key=c.other.idempotency_key, other_device_id=c.other.device_id,
+                                 other_distribution_point=c.other.distribution_point, other_decided_at=c.other.decided_at)
+            try:
+                out.append(svc.emit(KIND_CONFLICT, rec))
+            except EdgeError as exc:
+                svc.ledger.forget_conflict(c.local.idempotency_key, c.other.idempotency_key)
+                logger.error("Conflict record for %s not queued (%s); it will be reported on the next ledger update", c.recipient_id, exc)
+    return out
+
+
+WIRE = [RosterCommand, LedgerCommand, RosterAck]

@@ -1,0 +1,73 @@
+"""Where the terminal's keys and claim databases live, and loading them from configuration."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from edge.claim.crypto import (
+    KeyFileError, SecretBox, encode_template_key, generate_signing_key, load_private_key, load_public_key, load_template_key,
+    new_template_key, private_key_pem, public_key_id, public_key_pem, write_private_file,
+)
+from edge.config import EdgeConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClaimPaths:
+    keys_dir: Path
+    device_key: Path
+    device_pub: Path
+    template_key: Path
+    roster: Path
+    ledger: Path
+
+
+def claim_paths(cfg: EdgeConfig) -> ClaimPaths:
+    c, state = cfg.claim, cfg.device.state_dir
+    keys = c.keys_dir or state / "keys"
+    dev = c.device_key_file or keys / "device_ed25519.pem"
+    return ClaimPaths(keys, dev, dev.with_suffix(".pub.pem"), c.template_key_file or keys / "template.key",
+                      c.roster_path or state / "roster.sqlite", c.ledger_path or state / "ledger.sqlite")
+
+
+def init_keys(cfg: EdgeConfig) -> dict[str, str]:
+    """Create the device signing key pair and the template key (0600, in a 0700 folder); existing keys are kept."""
+    p = claim_paths(cfg)
+    p.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(p.keys_dir, 0o700)
+    made = {}
+    if not p.device_key.exists():
+        key = generate_signing_key()
+        write_private_file(p.device_key, private_key_pem(key))
+        p.device_pub.write_bytes(public_key_pem(key.public_key()))
+        made["device_key"] = str(p.device_key)
+    if not p.template_key.exists():
+        write_private_file(p.template_key, encode_template_key(new_template_key()))
+        made["template_key"] = str(p.template_key)
+    key = load_private_key(p.device_key)
+    if not p.device_pub.exists():
+        p.device_pub.write_bytes(public_key_pem(key.public_key()))
+    return {"created": ", ".join(made) or "nothing (keys already exist)", "device_key": str(p.device_key),
+            "device_public_key": str(p.device_pub), "device_key_id": public_key_id(key.public_key()), "template_key": str(p.template_key)}
+
+
+def device_key(cfg: EdgeConfig) -> Ed25519PrivateKey:
+    return load_private_key(claim_paths(cfg).device_key)
+
+
+def template_box(cfg: EdgeConfig) -> SecretBox:
+    return load_template_key(claim_paths(cfg).template_key)
+
+
+def trusted_issuer_keys(cfg: EdgeConfig) -> dict[str, Ed25519PublicKey]:
+    """key id → public key for every configured roster issuer; none configured is an error naming the setting."""
+    if not cfg.claim.issuer_keys:
+        raise KeyFileError("no trusted roster issuer: set claim.issuer_keys to the programme office's public key file(s)")
+    keys = [load_public_key(p) for p in cfg.claim.issuer_keys]
+    return {public_key_id(k): k for k in keys}

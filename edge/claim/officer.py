@@ -1,0 +1,97 @@
+"""Officer actions: override a decision (never erasing it) and confirm a first-payout enrolment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+
+from edge.claim.decide import Decision
+from edge.claim.ledger import AlreadyPaidError
+from edge.claim.messages import officer_message
+from edge.claim.records import DecisionRecord, OverrideRecord, QualityInfo, Scores
+from edge.claim.service import KIND_DECISION, KIND_OVERRIDE, ClaimResult, ClaimService
+from edge.errors import EdgeError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+REASON_CODES = ("id_card_checked", "face_changed", "camera_fault", "poor_light", "twin_or_relative", "suspected_fraud",
+                "wrong_person", "system_error", "other")
+
+
+def override(svc: ClaimService, original_key: str, new_outcome: Literal["accept", "reject"], reason_code: str, officer_id: str,
+             note: str | None = None, recipient_id: str | None = None) -> OverrideRecord:
+    """Record an officer's override of a decision; the original record stays in the ledger and outbox."""
+    if reason_code not in REASON_CODES:
+        raise EdgeError(f"unknown override reason {reason_code!r}; use one of: {', '.join(REASON_CODES)}")
+    if not officer_id:
+        raise EdgeError("an override needs the officer's id")
+    with svc.lock:
+        original = svc.ledger.record(original_key)
+        if original is None or original.get("schema") != "tepat.decision":
+            raise NotFoundError(f"no decision with idempotency key {original_key} on this terminal")
+        rid = original.get("recipient_id") or recipient_id
+        if recipient_id and original.get("recipient_id") and recipient_id != original["recipient_id"]:
+            raise EdgeError(f"decision {original_key} is about {original['recipient_id']}, not {recipient_id}")
+        if new_outcome == "accept" and rid is None:
+            raise EdgeError("the original decision names no recipient: give the recipient id to accept")
+        if new_outcome == "accept" and svc.roster.recipient(rid, svc.face.model_sha256) is None:
+            raise NotFoundError(f"recipient {rid} is not on the installed roster")
+        period = original.get("period") or svc.roster.state().period
+        already_paid_by_original = original["outcome"] == "accept" or any(
+            o["new_outcome"] == "accept" for o in svc.ledger.overrides_of(original_key))
+        if new_outcome == "accept" and not already_paid_by_original:
+            prior = svc.ledger.prior_claim(rid, period)
+            if prior is not None:
+                raise AlreadyPaidError(f"{rid} already collected in {period} on {prior.decided_at} at {prior.distribution_point} ({prior.device_id}); override refused")
+        w = svc.where()
+        rec = OverrideRecord(**svc._base(w), original_key=original_key, original_outcome=original["outcome"], new_outcome=new_outcome,
+                             reason_code=reason_code, note=note, officer_id=officer_id, recipient_id=rid, period=period)
+        signed = svc.emit(KIND_OVERRIDE, rec, disburse=new_outcome == "accept" and not already_paid_by_original)
+        if new_outcome == "reject" and already_paid_by_original:
+            svc.ledger.void(original_key, signed.idempotency_key)
+            for o in svc.ledger.overrides_of(original_key):
+                svc.ledger.void(o["idempotency_key"], signed.idempotency_key)
+        logger.info("Officer %s overrode %s (%s) to %s: %s", officer_id, original_key, original["outcome"], new_outcome, reason_code)
+        return signed
+
+
+def enrol(svc: ClaimService, recipient_id: str, officer_id: str, frames: list[np.ndarray] | None = None) -> ClaimResult:
+    """First payout: the officer has checked the ID; record the face as the recipient's template and pay.
+
+    Allowed only when the roster allows enrolment and the recipient has no template for the current
+    embedder. Returns a ``retake`` prompt if the burst holds no usable face.
+    """
+    if not officer_id:
+        raise EdgeError("enrolment needs the confirming officer's id")
+    with svc.lock:
+        sha = svc.face.model_sha256
+        state = svc.roster.state()
+        info = svc.roster.recipient(recipient_id, sha)
+        if info is None:
+            raise NotFoundError(f"recipient {recipient_id} is not on the installed roster")
+        if not state.enrolment_allowed:
+            raise EdgeError("this roster does not allow enrolment at the terminal")
+        if info.has_template:
+            raise EdgeError(f"{recipient_id} already has a reference template; use a normal claim")
+        prior = svc.ledger.prior_claim(recipient_id, state.period) if state.period else None
+        if prior is not None:
+            raise AlreadyPaidError(f"{recipient_id} already collected in {state.period} on {prior.decided_at} at {prior.distribution_point}")
+        burst = svc.face.analyse(frames if frames is not None else svc.capture_burst())
+        if not burst.embeddings or (burst.liveness is not None and not burst.liveness.live):
+            code = "liveness_failed" if burst.embeddings else (burst.quality.reason or "no_face")
+            return ClaimResult(Decision("retake", code, recipient_id, officer_message(code)), None, burst)
+        svc.roster.add_template(recipient_id, sha, burst.embeddings[0], source=f"enrolment:{officer_id}")
+        w = svc.where()
+        d = Decision("accept", "enrolled", recipient_id, officer_message("enrolled", name=info.display_name), (f"gps_{w.gps.flag}",) if w.gps.flag else ())
+        q = burst.quality
+        rec = DecisionRecord(**svc._base(w), outcome="accept", reason_code="enrolled", message=d.message, recipient_id=recipient_id,
+                             claimed_id=recipient_id, period=state.period, roster_version=svc.roster.installed().version,
+                             officer_id=officer_id, scores=Scores(mode="none", live=burst.liveness.live if burst.liveness else None,
+                                                                  liveness_score=burst.liveness.score if burst.liveness else None),
+                             quality=QualityInfo(passed=q.passed, reason=q.reason, frames_ok=q.frames_ok, frames_total=q.frames_total),
+                             model_sha256=sha, flags=list(d.flags), entitlement=svc.roster.entitlement(recipient_id))
+        signed = svc.emit(KIND_DECISION, rec, disburse=True)
+        logger.info("Officer %s enrolled %s and paid (%s)", officer_id, recipient_id, signed.idempotency_key)
+        return ClaimResult(d, signed, burst)
