@@ -19,6 +19,7 @@ from edge.errors import EdgeError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_cmd",
+    "edge.commands.run_cmd",
     "edge.commands.models_cmd",
 )
 

@@ -23,6 +23,7 @@ from edge.config.device import DeviceConfig
 from edge.config.face import FaceConfig, QualityConfig
 from edge.config.gps import GpsConfig
 from edge.config.mqtt import MqttConfig, TlsConfig
+from edge.config.service import ServiceConfig
 from edge.config.store import StoreConfig
 from edge.errors import ConfigError
 
@@ -55,6 +56,7 @@ class EdgeConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     gps: GpsConfig = Field(default_factory=GpsConfig)
     camera: CameraConfig = Field(default_factory=Picamera2Config)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
     claim: ClaimConfig = Field(default_factory=ClaimConfig)
 
     @property

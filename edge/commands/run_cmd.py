@@ -1,0 +1,56 @@
+"""`edge run`: the terminal service (what systemd starts), and `edge health`: one health report."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.commands.common import config_from_args, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the terminal service: camera, matching, outbox, MQTT, GPS, status page (systemd Type=notify)",
+        description=(
+            "Run the terminal service until SIGTERM/SIGINT. Tells systemd READY=1 after start-up and sends "
+            "WATCHDOG=1 keep-alives only while the camera, matching and the outbox are healthy. Serves the "
+            "officer's status page, /api/status and Prometheus /metrics on service.http_host:http_port."
+        ),
+    )
+    p.add_argument("--port", type=int, metavar="N", help="status page port (overrides service.http_port)")
+    p.set_defaults(func=run)
+
+    h = sub.add_parser("health", help="print one health report (the retained …/health payload) as JSON")
+    h.add_argument("--prometheus", action="store_true", help="print the Prometheus text format instead")
+    h.set_defaults(func=health)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.logs import setup_logging
+    from edge.service.assemble import build_service
+
+    cfg = config_from_args(args)
+    if args.port is not None:
+        cfg.service.http_port = args.port
+    setup_logging(args.log_level or cfg.device.log_level, cfg.device.log_format)
+    runner = build_service(cfg)
+    return runner.run()
+
+
+def health(args: argparse.Namespace) -> int:
+    from edge import __version__
+    from edge.service.collector import HealthCollector
+    from edge.service.health import HealthLimits, to_prometheus
+
+    cfg = config_from_args(args)
+    sv = cfg.service
+    collector = HealthCollector(
+        device_id=cfg.device.device_id, version=__version__, state_dir=cfg.device.state_dir,
+        limits=HealthLimits(backlog_max_age_s=sv.backlog_alarm_age_s, disk_low_mb=sv.disk_alarm_mb, cpu_hot_c=sv.cpu_hot_c),
+    )
+    snapshot = collector.collect()
+    if args.prometheus:
+        print(to_prometheus(snapshot), end="")
+    else:
+        print_json(snapshot.model_dump(mode="json"))
+    return 0

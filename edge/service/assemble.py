@@ -1,0 +1,148 @@
+"""Build the real service from configuration: what ``edge run`` runs on the terminal.
+
+Every part is imported here, lazily, so ``edge --help`` stays fast and a part that is
+missing from a build gives one clear error naming it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from edge import __version__
+from edge.camera import make_camera
+from edge.config import EdgeConfig
+from edge.errors import ConfigError, EdgeError
+from edge.service.collector import HealthCollector
+from edge.service.components import CameraComponent, CheckComponent, Component, StatefulComponent
+from edge.service.health import HealthLimits, HealthSnapshot
+from edge.service.http import Handler, LocalHttpServer
+from edge.service.runner import ServiceRunner
+from edge.service.status import StatusBoard
+from edge.service.sysinfo import file_sha256
+
+logger = logging.getLogger(__name__)
+
+Route = tuple[str, str, Handler]
+
+
+def _need(module: str, what: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EdgeError(f"this build cannot run the service: {what} ({module}) is missing: {exc}") from None
+
+
+def outbox_stats_reader(outbox: Any) -> Callable[[], tuple[int, float | None]]:
+    """Adapt ``Outbox.stats()`` to ``(backlog, oldest_age_s)``."""
+
+    def read() -> tuple[int, float | None]:
+        stats = outbox.stats()
+        pending = next((getattr(stats, n) for n in ("pending", "pending_count", "backlog") if hasattr(stats, n)), 0)
+        oldest = next((getattr(stats, n) for n in ("oldest_pending_age_s", "oldest_age_s") if hasattr(stats, n)), None)
+        return int(pending), (None if oldest is None else float(oldest))
+
+    return read
+
+
+def embedder_sha256(cfg: EdgeConfig) -> tuple[str | None, Path | None]:
+    """The configured embedder's sha256 per the manifest, and its file (None when the manifest lists none)."""
+    from edge.face.models import load_manifest
+
+    manifest = load_manifest(cfg.face.models_dir)
+    embedders = {name: e for name, e in manifest.models.items() if e.kind == "embedder"}
+    chosen = next((e for name, e in embedders.items() if cfg.face.embedder in name), None) or next(iter(embedders.values()), None)
+    if chosen is None:
+        return None, None
+    return chosen.sha256, Path(cfg.face.models_dir) / chosen.file
+
+
+def model_check(cfg: EdgeConfig) -> Callable[[], tuple[bool, str]]:
+    """Matching is healthy while every model file the manifest lists is present with its recorded hash.
+
+    Hashes are verified once at start-up and re-verified when a file's size or mtime changes.
+    """
+    from edge.face.models import load_manifest
+
+    manifest = load_manifest(cfg.face.models_dir)
+    seen: dict[Path, tuple[int, int, bool]] = {}
+
+    def check() -> tuple[bool, str]:
+        for name, entry in manifest.models.items():
+            path = Path(cfg.face.models_dir) / entry.file
+            try:
+                st = path.stat()
+            except OSError:
+                return False, f"model {name} missing: {path}"
+            key = (st.st_size, st.st_mtime_ns)
+            cached = seen.get(path)
+            if cached is None or cached[:2] != key:
+                seen[path] = (*key, file_sha256(path) == entry.sha256)
+            if not seen[path][2]:
+                return False, f"model {name} ({path}) does not match its manifest sha256"
+        return True, ""
+
+    return check
+
+
+def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = (), routes: Sequence[Route] = ()) -> ServiceRunner:
+    """The runner with the real camera, outbox, MQTT publisher, GPS reader, health and status page."""
+    device = cfg.device
+    board = StatusBoard(device.device_id, device.distribution_point)
+    components: list[Component] = []
+
+    camera = make_camera(cfg.camera)
+    components.append(CameraComponent(camera, probe_s=cfg.service.camera_probe_s, grace_s=cfg.service.camera_grace_s))
+
+    try:
+        components.append(CheckComponent("matching", model_check(cfg)))
+        model_sha, _ = embedder_sha256(cfg)
+    except EdgeError as exc:
+        raise ConfigError(f"face.models_dir: {exc}") from None
+
+    outbox_mod = _need("edge.store.outbox", "the outbox")
+    device.state_dir.mkdir(parents=True, exist_ok=True)
+    outbox = outbox_mod.Outbox(
+        cfg.outbox_path, device.device_id, synchronous=cfg.store.synchronous,
+        min_free_mb=cfg.store.min_free_mb, telemetry_max_rows=cfg.store.telemetry_max_rows,
+    )
+    stats = outbox_stats_reader(outbox)
+    components.append(CheckComponent("outbox", lambda: (stats(), True)[1], stop=getattr(outbox, "close", None)))
+
+    link_state: Callable[[], str] = lambda: "disabled"
+    if cfg.mqtt.enabled:
+        mqtt_mod = _need("edge.transport.mqtt", "the MQTT publisher")
+        publisher = mqtt_mod.MqttPublisher(cfg.mqtt, device, cfg.outbox_path)
+        components.append(StatefulComponent("link", publisher, state_attr="link_state"))
+        link_state = lambda: str(publisher.link_state)
+
+    gps_mod = _need("edge.gps.source", "the GPS reader")
+    gps = gps_mod.make_position_source(cfg.gps)
+    components.append(StatefulComponent("gps", gps))
+
+    def gps_state() -> str:
+        state = str(gps.state)
+        return str(gps.latest().status) if state == "connected" else state
+
+    components.extend(extra_components)
+    sv = cfg.service
+    collector = HealthCollector(
+        device_id=device.device_id, version=__version__, state_dir=device.state_dir,
+        limits=HealthLimits(backlog_max_age_s=sv.backlog_alarm_age_s, disk_low_mb=sv.disk_alarm_mb, cpu_hot_c=sv.cpu_hot_c),
+        model_sha256=model_sha, outbox_stats=stats, gps_state=gps_state,
+        camera_state=lambda: camera.state, link_state=link_state,
+    )
+
+    def health_sink(snapshot: HealthSnapshot) -> None:
+        outbox.append("health", snapshot.model_dump(mode="json"), durable_class="telemetry")
+
+    http = None
+    if sv.http_enabled:
+        http = LocalHttpServer(sv.http_host, sv.http_port, board=board)
+        for method, path, handler in routes:
+            http.add_route(method, path, handler)
+    return ServiceRunner(components, board=board, collector=collector, health_sink=health_sink, http=http,
+                         loop_interval_s=sv.loop_interval_s, health_interval_s=sv.health_interval_s)

@@ -1,0 +1,72 @@
+"""Gather a :class:`HealthSnapshot` from injected sources, so it depends on no other part directly."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.service import sysinfo
+from edge.service.health import HealthLimits, HealthSnapshot, alarms, decode_throttled
+
+logger = logging.getLogger(__name__)
+
+OutboxStatsFn = Callable[[], tuple[int, float | None]]
+StateFn = Callable[[], str]
+
+
+def _safe_state(fn: StateFn | None, name: str) -> str:
+    if fn is None:
+        return "unknown"
+    try:
+        return str(fn())
+    except Exception as exc:  # one broken source must not stop health reporting
+        logger.warning("health: cannot read %s state: %s", name, exc)
+        return "error"
+
+
+@dataclass
+class HealthCollector:
+    """Builds snapshots. Sources are plain callables: ``outbox_stats() -> (backlog, oldest_age_s)``,
+    ``gps_state()``, ``camera_state()``, ``link_state()`` -> str. Missing sources read as unknown."""
+
+    device_id: str
+    version: str
+    state_dir: Path
+    limits: HealthLimits = field(default_factory=HealthLimits)
+    model_sha256: str | None = None
+    outbox_stats: OutboxStatsFn | None = None
+    gps_state: StateFn | None = None
+    camera_state: StateFn | None = None
+    link_state: StateFn | None = None
+    read_cpu_temp: Callable[[], float | None] = sysinfo.cpu_temp_c
+    read_throttled: Callable[[], int | None] = sysinfo.throttled_raw
+    clock: Callable[[], float] = time.monotonic
+    started_at: float = field(default_factory=time.monotonic)
+
+    def collect(self) -> HealthSnapshot:
+        backlog: int | None = None
+        oldest: float | None = None
+        if self.outbox_stats is not None:
+            try:
+                backlog, oldest = self.outbox_stats()
+            except Exception as exc:
+                logger.warning("health: cannot read outbox statistics: %s", exc)
+        snapshot = HealthSnapshot(
+            device_id=self.device_id,
+            uptime_s=max(0.0, self.clock() - self.started_at),
+            cpu_temp_c=self.read_cpu_temp(),
+            throttled=decode_throttled(self.read_throttled()),
+            disk_free_mb=sysinfo.disk_free_mb(self.state_dir),
+            outbox_backlog=backlog,
+            outbox_oldest_age_s=oldest,
+            gps_state=_safe_state(self.gps_state, "GPS"),
+            camera_state=_safe_state(self.camera_state, "camera"),
+            link_state=_safe_state(self.link_state, "link"),
+            model_sha256=self.model_sha256,
+            version=self.version,
+        )
+        snapshot.alarms = alarms(snapshot, self.limits)
+        return snapshot

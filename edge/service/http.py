@@ -1,0 +1,221 @@
+"""The local HTTP server: status page, ``/api/status``, ``/metrics``, and routes other parts add.
+
+Stdlib ``http.server`` in a background thread, bound to loopback by default. A route handler
+gets one dict (query parameters, then JSON-body fields, then ``<name>`` path parameters) and
+returns ``(http_status, json_dict)``. Requests naming a foreign Host (DNS rebinding) or a
+foreign Origin on POST (cross-site requests from a browser) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from edge.errors import EdgeError
+from edge.service.page import render_status_page
+from edge.service.status import StatusBoard
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+MAX_BODY_BYTES = 256 * 1024
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+class _Route:
+    def __init__(self, method: str, path: str, handler: Handler) -> None:
+        self.method, self.path, self.handler = method.upper(), path, handler
+        pattern = re.sub(r"<([a-zA-Z_][a-zA-Z0-9_]*)>", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\<", "<").replace(r"\>", ">"))
+        self.regex = re.compile(f"^{pattern}$")
+
+
+class LocalHttpServer:
+    """Serves the officer's page and the local API; a context manager (``start``/``stop``)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        board: StatusBoard | None = None,
+        metrics: Callable[[], str] | None = None,
+    ) -> None:
+        self.host, self._requested_port = host, port
+        self.board = board
+        self.metrics = metrics
+        self._routes: list[_Route] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        if board is not None:
+            self.add_route("GET", "/api/status", lambda _req: (200, board.snapshot().model_dump(mode="json")))
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self._requested_port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def add_route(self, method: str, path: str, handler: Handler) -> None:
+        """Serve ``handler`` for ``method path``; ``path`` may hold ``<name>`` segments, e.g. ``/api/ledger/<recipient_id>``."""
+        self._routes.append(_Route(method, path, handler))
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        try:
+            self._server = ThreadingHTTPServer((self.host, self._requested_port), self._handler_class())
+        except OSError as exc:
+            raise EdgeError(f"cannot serve the status page on {self.host}:{self._requested_port}: {exc.strerror or exc}") from None
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="status-http", daemon=True)
+        self._thread.start()
+        logger.info("status page on %s", self.url)
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "LocalHttpServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling -----------------------------------------------------------------
+    def _find(self, method: str, path: str) -> tuple[_Route | None, dict[str, str], bool]:
+        path_matched = False
+        for route in self._routes:
+            m = route.regex.match(path)
+            if m:
+                path_matched = True
+                if route.method == method:
+                    return route, m.groupdict(), True
+        return None, {}, path_matched
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            server_version = "TepatEdge"
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                logger.debug("http %s " + fmt, self.client_address[0], *args)
+
+            def do_GET(self) -> None:
+                self._dispatch("GET")
+
+            def do_POST(self) -> None:
+                self._dispatch("POST")
+
+            def do_PUT(self) -> None:
+                self._dispatch("PUT")
+
+            def do_DELETE(self) -> None:
+                self._dispatch("DELETE")
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _json(self, status: int, obj: dict[str, Any]) -> None:
+                self._send(status, json.dumps(obj, ensure_ascii=False, default=str).encode("utf-8"), "application/json; charset=utf-8")
+
+            def _host_ok(self) -> bool:
+                if outer.host not in LOCAL_NAMES:
+                    return True  # served on a LAN address on purpose; the operator chose that
+                header = self.headers.get("Host")
+                if not header:
+                    return True
+                try:
+                    host = urlsplit("//" + header).hostname
+                except ValueError:
+                    return False
+                return host in LOCAL_NAMES
+
+            def _origin_ok(self) -> bool:
+                origin = self.headers.get("Origin")
+                if not origin:
+                    return True
+                return urlsplit(origin).hostname in ("127.0.0.1", "localhost", "::1", outer.host)
+
+            def _dispatch(self, method: str) -> None:
+                url = urlsplit(self.path)
+                if not self._host_ok():
+                    return self._json(403, {"error": "requests must name this terminal's local address as Host"})
+                if method != "GET" and not self._origin_ok():
+                    return self._json(403, {"error": "cross-site request refused"})
+                if method == "GET" and url.path in ("/", "/index.html") and outer.board is not None:
+                    return self._send(200, render_status_page(outer.board.snapshot()).encode("utf-8"), "text/html; charset=utf-8")
+                if method == "GET" and url.path == "/metrics" and outer.metrics is not None:
+                    return self._text_from(outer.metrics)
+                route, params, path_known = outer._find(method, url.path)
+                if route is None:
+                    if path_known:
+                        return self._json(405, {"error": f"{method} is not allowed on {url.path}"})
+                    return self._json(404, {"error": f"no such page: {url.path}"})
+                request: dict[str, Any] = dict(parse_qsl(url.query))
+                body = self._read_body()
+                if isinstance(body, tuple):
+                    return self._json(*body)
+                request.update(body)
+                request.update(params)
+                self._call(route, request)
+
+            def _text_from(self, source: Callable[[], str]) -> None:
+                try:
+                    text = source()
+                except Exception:
+                    logger.exception("metrics could not be produced")
+                    return self._json(500, {"error": "metrics unavailable; see the service log"})
+                self._send(200, text.encode("utf-8"), "text/plain; version=0.0.4; charset=utf-8")
+
+            def _read_body(self) -> dict[str, Any] | tuple[int, dict[str, Any]]:
+                length_text = self.headers.get("Content-Length") or "0"
+                if not length_text.isdigit():
+                    return 400, {"error": "bad Content-Length"}
+                length = int(length_text)
+                if length > MAX_BODY_BYTES:
+                    return 413, {"error": f"request body too large ({length} bytes; limit {MAX_BODY_BYTES})"}
+                if length == 0:
+                    return {}
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    return 400, {"error": f"request body is not valid JSON: {exc}"}
+                if not isinstance(body, dict):
+                    return 400, {"error": "request body must be a JSON object"}
+                return body
+
+            def _call(self, route: _Route, request: dict[str, Any]) -> None:
+                try:
+                    status, payload = route.handler(request)
+                except EdgeError as exc:
+                    return self._json(getattr(exc, "http_status", 400), {"error": str(exc), "kind": type(exc).__name__})
+                except Exception:
+                    logger.exception("%s %s failed", route.method, route.path)
+                    return self._json(500, {"error": "internal error; see the service log"})
+                self._json(status, payload)
+
+        return RequestHandler
