@@ -65,9 +65,9 @@ function render(d){
  p.className='tile '+(d.pending_uploads>0?'warn':'good');
  document.getElementById('alarms').textContent=d.alarms.map(a=>'⚠ '+(AL[a]||a)).join('   ');
  document.getElementById('updated').textContent=new Date(d.updated_at).toLocaleTimeString('id-ID');
- document.getElementById('stale').textContent='';}
+ document.getElementById('stale').textContent='';document.body.dataset.live='1';}
 async function poll(){try{const r=await fetch('/api/status',{cache:'no-store'});if(r.ok)render(await r.json());}
- catch(e){document.getElementById('stale').textContent=' · layanan tidak menjawab / service not answering';}}
+ catch(e){document.body.dataset.live='0';document.getElementById('stale').textContent=' · layanan tidak menjawab / service not answering';}}
 setInterval(poll,2000);poll();
 """
 
