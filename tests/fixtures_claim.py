@@ -12,7 +12,9 @@ import pytest
 
 from edge.claim.crypto import SecretBox, generate_signing_key, new_template_key, public_key_id
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone(timedelta(hours=7)))
+WIB = timezone(timedelta(hours=7))
+NOW = datetime.now(WIB).replace(microsecond=0)  # rosters are valid around the real date: claims use the real time source
+PERIOD = NOW.strftime("%Y-%m")
 FAKE_SHA = "ab" * 32
 
 
@@ -48,17 +50,17 @@ def template_box() -> SecretBox:
 
 @pytest.fixture()
 def roster_doc() -> Callable[..., dict[str, Any]]:
-    """Factory: an unsigned roster object for point 'dev-point', period 2026-11, with three recipients."""
+    """Factory: an unsigned roster object for point 'dev-point', the current month, with three recipients valid from yesterday for 30 days."""
 
     def make(version: int = 1, n: int = 3, **over: Any) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "schema": "tepat.roster", "schema_version": 1, "kind": "full", "issuer": "kemensos-jabar",
-            "distribution_point": "dev-point", "period": "2026-11", "version": version,
-            "issued_at": "2026-11-01T00:00:00+07:00", "valid_from": "2026-11-01T00:00:00+07:00",
-            "valid_until": "2026-12-01T00:00:00+07:00", "enrolment_allowed": False,
+            "distribution_point": "dev-point", "period": PERIOD, "version": version,
+            "issued_at": (NOW - timedelta(days=1)).isoformat(), "valid_from": (NOW - timedelta(days=1)).isoformat(),
+            "valid_until": (NOW + timedelta(days=30)).isoformat(), "enrolment_allowed": False,
             "recipients": [
                 {"recipient_id": f"PKH-{i:05d}", "display_name": f"Penerima {i}", "household_id": f"KK-{i:04d}",
-                 "entitlement": {"programme": "PKH", "period": "2026-11", "amount": 600000},
+                 "entitlement": {"programme": "PKH", "period": PERIOD, "amount": 600000},
                  "templates": [{"model_sha256": FAKE_SHA, "vector": unit_vector(i)}]}
                 for i in range(1, n + 1)
             ],
@@ -67,3 +69,90 @@ def roster_doc() -> Callable[..., dict[str, Any]]:
         return doc
 
     return make
+
+
+class ScriptedFace:
+    """A face core whose results the test sets (for orchestration tests; the end-to-end test uses the real pipeline)."""
+
+    model_sha256 = FAKE_SHA
+
+    def __init__(self) -> None:
+        from edge.claim.decide import QualityResult
+
+        self.quality = QualityResult(True, None, 5, 5)
+        self.liveness = None
+        self.score = 0.9
+        self.identified = None  # MatchResult for 1:N
+
+    def thresholds(self, mode: str) -> tuple[float, float]:
+        return (0.40, 0.05)
+
+    def analyse(self, frames):
+        from edge.claim.face_engine import BurstAnalysis
+
+        emb = [np.asarray(unit_vector(1), np.float32)] if self.quality.passed else []
+        return BurstAnalysis(self.quality, self.liveness, emb)
+
+    def verify(self, burst, templates) -> float:
+        return self.score
+
+    def identify(self, burst, gallery):
+        return self.identified
+
+    def embed_photo(self, data: bytes):
+        return np.asarray(unit_vector(len(data)), np.float32)
+
+
+class BlankCamera:
+    """Delivers grey frames; with ScriptedFace the pixels do not matter."""
+
+    def capture(self):
+        import time
+
+        from edge.camera.base import Frame
+
+        return Frame(rgb=np.full((48, 64, 3), 128, np.uint8), captured_monotonic_ns=time.monotonic_ns())
+
+
+@pytest.fixture()
+def scripted_face() -> ScriptedFace:
+    """A face core the test scripts (quality, score, identity)."""
+    return ScriptedFace()
+
+
+@pytest.fixture()
+def make_terminal(tmp_path, issuer_key, trusted_keys):
+    """Factory: a ClaimService with real roster/ledger/outbox files under tmp_path/<device_id>, a fixed GPS point,
+    the real time source, and the signed 3-recipient roster installed."""
+    import contextlib
+
+    from edge.claim.central import import_roster
+    from edge.claim.context import make_where
+    from edge.claim.ledger import Ledger
+    from edge.claim.roster import sign_roster
+    from edge.claim.roster_store import RosterStore
+    from edge.claim.service import ClaimService
+    from edge.config import ClaimConfig, GpsConfig
+    from edge.store.outbox import Outbox
+    from edge.timesource import TimeSource
+    from simulator.gps import FixedPoint
+
+    stack = contextlib.ExitStack()
+
+    def make(face, device_id: str = "t-1", point: str = "dev-point", roster: dict | None = None, camera: Any = None, **cfg: Any):
+        d = tmp_path / device_id
+        gps = stack.enter_context(FixedPoint(-6.1754, 106.8272))
+        svc = ClaimService(
+            device_id=device_id, distribution_point=point, config=ClaimConfig(**cfg), face=face,
+            roster=stack.enter_context(RosterStore(d / "roster.sqlite", SecretBox(new_template_key()))),
+            ledger=stack.enter_context(Ledger(d / "ledger.sqlite", device_id, point)),
+            outbox=stack.enter_context(Outbox(d / "outbox.sqlite", device_id, min_free_mb=1)),
+            signing_key=generate_signing_key(), where=make_where(gps, GpsConfig(), TimeSource(gps).now), burst_frames=2,
+            camera=camera if camera is not None else BlankCamera(),
+        )
+        if roster is not None:
+            import_roster(svc, sign_roster(roster, issuer_key), trusted_keys, now=NOW)
+        return svc
+
+    yield make
+    stack.close()

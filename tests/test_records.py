@@ -8,13 +8,14 @@ import pytest
 
 from edge.claim.crypto import generate_signing_key
 from edge.gps.model import GpsFix, PositionStamp
-from edge.claim.records import DecisionRecord, OverrideRecord, Scores, TimeInfo, parse_record, sign_record, verify_record
+from edge.timesource import Timestamp
+from edge.claim.records import DecisionRecord, OverrideRecord, Scores, parse_record, sign_record, verify_record
 
 
 def make_record(**over) -> DecisionRecord:
     base = dict(
         idempotency_key="9f1c2a7e4b6d4f0e8a1b2c3d4e5f6a7b", seq=7, device_id="terminal-01", distribution_point="desa-a",
-        time=TimeInfo(wall="2026-11-23T03:00:00Z", source="gps"), position=PositionStamp(status="fix", fix=GpsFix(lat=-6.9, lon=107.6, mode="3d"), age_s=0.4, source="test"),
+        time=Timestamp(wall="2026-11-23T03:00:00Z", source="gps", monotonic_ns=123, boot_id="b1"), position=PositionStamp(status="fix", fix=GpsFix(lat=-6.9, lon=107.6, mode="3d"), age_s=0.4, source="test"),
         outcome="accept", reason_code="match", message={"id": "ok", "en": "ok"}, recipient_id="PKH-1", claimed_id="PKH-1",
         period="2026-11", roster_version=3, officer_id="OFF-12", model_sha256="ab" * 32, quality=None,
         scores=Scores(mode="1:1", top_id="PKH-1", top_score=0.61, accept_threshold=0.4, refer_threshold=0.3),

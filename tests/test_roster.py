@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from edge.claim.crypto import DecryptError, SecretBox, generate_signing_key, new_template_key
 from edge.claim.roster import InstalledRoster, RosterRejected, open_signed_roster, sign_roster
 from edge.claim.roster_store import RosterStore
-from tests.fixtures_claim import FAKE_SHA, NOW
+from tests.fixtures_claim import FAKE_SHA, NOW, PERIOD
 
 
 def test_signed_roster__valid(roster_doc, issuer_key, trusted_keys):
@@ -61,7 +61,7 @@ def test_expired_roster__invalid(roster_doc, issuer_key, trusted_keys):
 
 def test_older_version__invalid(roster_doc, issuer_key, trusted_keys):
     """A roster not newer than the installed version is refused (no roll-back)."""
-    installed = InstalledRoster(version=5, period="2026-11", distribution_point="dev-point")
+    installed = InstalledRoster(version=5, period=PERIOD, distribution_point="dev-point")
     _rejected("stale_version", sign_roster(roster_doc(version=5), issuer_key), trusted_keys, installed)
     _rejected("stale_version", sign_roster(roster_doc(version=4), issuer_key), trusted_keys, installed)
 
@@ -74,14 +74,14 @@ def test_wrong_distribution_point__invalid(roster_doc, issuer_key, trusted_keys)
 def test_delta_roster__valid_and_wrong_base__invalid(roster_doc, issuer_key, trusted_keys):
     """A delta applies only on top of the version it names."""
     delta = roster_doc(version=3, kind="delta", base_version=2, removed=["PKH-00002"])
-    ok = open_signed_roster(sign_roster(delta, issuer_key), trusted_keys, InstalledRoster(version=2, period="2026-11", distribution_point="dev-point"), NOW, "dev-point")
+    ok = open_signed_roster(sign_roster(delta, issuer_key), trusted_keys, InstalledRoster(version=2, period=PERIOD, distribution_point="dev-point"), NOW, "dev-point")
     assert ok.kind == "delta"
-    _rejected("wrong_base", sign_roster(delta, issuer_key), trusted_keys, InstalledRoster(version=1, period="2026-11", distribution_point="dev-point"))
+    _rejected("wrong_base", sign_roster(delta, issuer_key), trusted_keys, InstalledRoster(version=1, period=PERIOD, distribution_point="dev-point"))
 
 
 @pytest.mark.parametrize("field,value,needle", [
     ("recipient_id", "3273012301900001", "NIK"),
-    ("entitlement", {"programme": "PKH", "period": "2026-12", "amount": 1}, "period"),
+    ("entitlement", {"programme": "PKH", "period": "1999-01", "amount": 1}, "period"),
     ("templates", [{"model_sha256": FAKE_SHA, "vector": [float("nan")] * 128}], "NaN"),
 ])
 def test_malformed_recipient__invalid(roster_doc, issuer_key, trusted_keys, field, value, needle):

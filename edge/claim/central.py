@@ -132,3 +132,9 @@ def apply_ledger_update(svc: ClaimService, payload: Any) -> list[ConflictRecord]
 
 
 WIRE = [RosterCommand, LedgerCommand, RosterAck]
+
+
+def register_claim_commands(router: Any, svc: ClaimService, trusted_keys: dict[str, Any]) -> None:
+    """Route ``cmd/roster`` and ``cmd/ledger`` of an ``edge.transport.router.CommandRouter`` to this terminal's claim service."""
+    router.register("roster", RosterCommand, lambda args, envelope: handle_roster_command(svc, trusted_keys, args))
+    router.register("ledger", LedgerCommand, lambda args, envelope: apply_ledger_update(svc, args))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edge.claim.canonical import canonical_json
 from edge.claim.crypto import public_key_id, sign, verify
 from edge.gps.model import PositionStamp
+from edge.timesource import Timestamp
 
 RECORD_SCHEMA_VERSION = 1
 
@@ -28,13 +29,6 @@ class Signature(_Wire):
     alg: Literal["ed25519"] = "ed25519"
     key_id: str = Field(..., max_length=64)
     sig: str = Field(..., max_length=200)
-
-
-class TimeInfo(_Wire):
-    wall: str = Field(..., description="ISO-8601 UTC wall clock at decision time.")
-    source: str = Field(..., description="gps | ntp | rtc | system: how much to trust 'wall'.")
-    monotonic_ns: int | None = None
-    boot_id: str | None = None
 
 
 class Scores(_Wire):
@@ -63,7 +57,7 @@ class _Signed(_Wire):
     seq: int = Field(..., ge=1, description="Per-device record sequence number.")
     device_id: str
     distribution_point: str
-    time: TimeInfo
+    time: Timestamp = Field(..., description="Decision time, its source (gps/ntp/rtc/unsynchronised) and boot order.")
     position: PositionStamp = Field(..., description="GPS fix (or explicit no-fix with the last known position) at decision time.")
     signature: Signature | None = None
 

@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,12 +20,13 @@ from edge.claim.decide import ClaimFacts, Decision, GpsVerdict, MatchResult, Thr
 from edge.claim.face_engine import BurstAnalysis, FaceEngine
 from edge.claim.ledger import Ledger
 from edge.claim.messages import officer_message
-from edge.claim.records import DecisionRecord, QualityInfo, Scores, TimeInfo, sign_record
+from edge.claim.records import DecisionRecord, QualityInfo, Scores, sign_record
 from edge.claim.roster_store import RosterStore
 from edge.config.claim import ClaimConfig
 from edge.errors import EdgeError, NotFoundError
 from edge.gps.model import PositionStamp
 from edge.messages import new_key
+from edge.timesource import Timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ KIND_ROSTER_ACK = "roster_ack"
 
 
 class OutboxLike(Protocol):
-    def append(self, kind: str, payload: Any, *, durable_class: str = "record", idempotency_key: str | None = None) -> Any: ...
+    def append(self, kind: str, payload: Any, *, durable_class: str = "record", idempotency_key: str | None = None,
+               time_source: str = "system") -> Any: ...
 
 
 class FrameSource(Protocol):
@@ -50,7 +51,7 @@ class Where:
 
     position: PositionStamp
     gps: GpsVerdict
-    time: TimeInfo
+    time: Timestamp
 
 
 @dataclass
@@ -103,7 +104,8 @@ class ClaimService:
         """Sign, append to the outbox (durable), then enter in the ledger. Returns the signed record."""
         signed = sign_record(record, self.key)
         payload = signed.model_dump(mode="json", by_alias=True)
-        self.outbox.append(kind, payload, durable_class="record", idempotency_key=signed.idempotency_key)
+        source = signed.time.source if signed.time.source in ("gps", "ntp", "rtc") else "system"
+        self.outbox.append(kind, payload, durable_class="record", idempotency_key=signed.idempotency_key, time_source=source)
         self.ledger.save_record(payload, disburse=disburse)
         return signed
 
@@ -120,7 +122,7 @@ class ClaimService:
             sha = self.face.model_sha256
             state = self.roster.state()
             w = self.where()
-            facts = ClaimFacts(mode=mode, now=_parse(w.time.wall), roster=state, claimed_id=recipient_id, gps=w.gps,
+            facts = ClaimFacts(mode=mode, now=w.time.wall, roster=state, claimed_id=recipient_id, gps=w.gps,
                                attempt=attempt, max_attempts=self.cfg.max_attempts)
             if recipient_id:
                 facts = _with(facts, recipient=self.roster.recipient(recipient_id, sha),
@@ -187,10 +189,6 @@ class ClaimService:
 
 def _with(f: ClaimFacts, **changes: Any) -> ClaimFacts:
     return replace(f, **changes)
-
-
-def _parse(wall: str) -> datetime:
-    return datetime.fromisoformat(wall.replace("Z", "+00:00"))
 
 
 __all__ = ["ClaimService", "ClaimResult", "Where", "officer_message"]

@@ -1,0 +1,182 @@
+"""ClaimService orchestration over real SQLite files and the real outbox (face core scripted; see test_claim_e2e for the real one)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.claim.central import LedgerCommand, apply_ledger_update, handle_roster_command
+from edge.claim.decide import LivenessResult, MatchResult, QualityResult
+from edge.claim.ledger import AlreadyPaidError
+from edge.claim.officer import enrol, override
+from edge.claim.records import verify_record
+from edge.claim.roster import sign_roster
+from edge.errors import EdgeError, NotFoundError
+from tests.fixtures_claim import NOW, PERIOD
+
+
+def outbox_records(svc, kind=None):
+    return [json.loads(i.payload_json)["payload"] for i in svc.outbox.items(limit=1000) if kind in (None, i.kind)]
+
+
+def test_genuine_claim_is_recorded_signed_and_paid(make_terminal, scripted_face, roster_doc):
+    """An accepted claim is one signed decision record in the outbox and a disbursement in the ledger."""
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    res = svc.claim("PKH-00001", officer_id="OFF-1")
+    assert res.decision.outcome == "accept"
+    recs = outbox_records(svc, "decision")
+    assert len(recs) == 1 and recs[0]["idempotency_key"] == res.record.idempotency_key
+    assert verify_record(recs[0], svc.key.public_key())
+    assert recs[0]["position"]["status"] in ("fix", "no_fix", "stale") and recs[0]["time"]["source"]
+    assert recs[0]["scores"]["accept_threshold"] == 0.40 and recs[0]["model_sha256"] == scripted_face.model_sha256
+    assert svc.ledger.prior_claim("PKH-00001", PERIOD) is not None
+
+
+def test_second_claim_refused_with_first_time_and_place(make_terminal, scripted_face, roster_doc):
+    """A second claim in the period is refused (without using the camera) naming the first claim's time and place."""
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    first = svc.claim("PKH-00001")
+    second = svc.claim("PKH-00001")
+    assert second.decision.outcome == "reject" and second.decision.reason_code == "already_claimed"
+    first_at = first.record.model_dump(mode="json")["time"]["wall"]
+    assert first_at in second.decision.message["en"] and "dev-point" in second.decision.message["en"]
+    assert second.burst is None
+
+
+def test_impostor_rejected_and_not_paid(make_terminal, scripted_face, roster_doc):
+    """A low score is rejected and pays nothing."""
+    scripted_face.score = 0.05
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    assert svc.claim("PKH-00002").decision.reason_code == "face_mismatch"
+    assert svc.ledger.prior_claim("PKH-00002", PERIOD) is None
+
+
+def test_retake_is_a_prompt_not_a_record(make_terminal, scripted_face, roster_doc):
+    """A burst without a usable face prompts a retake and writes nothing; the last attempt refers."""
+    scripted_face.quality = QualityResult(False, "too_dark", 0, 5)
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    r1 = svc.claim("PKH-00001", attempt=1)
+    assert r1.decision.outcome == "retake" and "light" in r1.decision.message["en"] and r1.record is None
+    assert outbox_records(svc) == [r for r in outbox_records(svc) if r.get("schema") == "tepat.roster_ack"]
+    r3 = svc.claim("PKH-00001", attempt=3)
+    assert (r3.decision.outcome, r3.decision.reason_code) == ("refer", "quality_failed")
+
+
+def test_unknown_claimant_rejected(make_terminal, scripted_face, roster_doc):
+    """An id not on the roster is rejected with that reason."""
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    assert svc.claim("PKH-99999").decision.reason_code == "unknown_recipient"
+
+
+def test_one_to_n_identifies_and_pays(make_terminal, scripted_face, roster_doc):
+    """Without an id the identified recipient is paid once; a repeat is refused."""
+    scripted_face.identified = MatchResult("PKH-00003", 0.7, "PKH-00001", 0.1)
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    assert svc.claim(None).decision.outcome == "accept"
+    assert svc.claim(None).decision.reason_code == "already_claimed"
+
+
+def test_override_keeps_original_and_is_published(make_terminal, scripted_face, roster_doc):
+    """An officer override is its own signed record referencing the original, which stays in the outbox."""
+    scripted_face.score = 0.35
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    orig = svc.claim("PKH-00001")
+    assert orig.decision.outcome == "refer"
+    ov = override(svc, orig.record.idempotency_key, "accept", "id_card_checked", "OFF-7")
+    kinds = [i.kind for i in svc.outbox.items(limit=100)]
+    assert "decision" in kinds and "override" in kinds
+    assert ov.original_key == orig.record.idempotency_key and verify_record(ov, svc.key.public_key())
+    assert svc.ledger.prior_claim("PKH-00001", PERIOD) is not None
+    with pytest.raises(EdgeError):
+        override(svc, orig.record.idempotency_key, "accept", "not_a_code", "OFF-7")
+    with pytest.raises(NotFoundError):
+        override(svc, "no-such-key-000", "accept", "id_card_checked", "OFF-7")
+
+
+def test_override_to_accept_refused_when_already_paid(make_terminal, scripted_face, roster_doc):
+    """An override cannot pay a recipient twice in one period."""
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    svc.claim("PKH-00001")
+    dup = svc.claim("PKH-00001")
+    with pytest.raises(AlreadyPaidError):
+        override(svc, dup.record.idempotency_key, "accept", "other", "OFF-7")
+
+
+def test_enrolment_month_one(make_terminal, scripted_face, roster_doc):
+    """With enrolment allowed, a recipient without templates is enrolled by an officer, paid, and then verifies normally."""
+    doc = roster_doc(enrolment_allowed=True)
+    for r in doc["recipients"]:
+        r["templates"] = []
+    svc = make_terminal(scripted_face, roster=doc)
+    assert svc.claim("PKH-00002").decision.reason_code == "enrolment_required"
+    res = enrol(svc, "PKH-00002", "OFF-3")
+    assert res.decision.outcome == "accept" and res.record.officer_id == "OFF-3"
+    assert svc.roster.recipient("PKH-00002", scripted_face.model_sha256).has_template
+    with pytest.raises(EdgeError):
+        enrol(svc, "PKH-00002", "OFF-3")
+
+
+def test_spoof_is_referred(make_terminal, scripted_face, roster_doc):
+    """A failed liveness check goes to the officer, even with a high face score."""
+    scripted_face.liveness = LivenessResult(False, 0.1)
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    assert svc.claim("PKH-00001").decision.reason_code == "liveness_failed"
+
+
+def test_conflicting_offline_claims_surface(make_terminal, scripted_face, roster_doc):
+    """Two terminals paying the same recipient offline each emit one signed conflict record once the central side relays the other's payout."""
+    a = make_terminal(scripted_face, device_id="t-a", roster=roster_doc())
+    b = make_terminal(scripted_face, device_id="t-b", roster=roster_doc())
+    ra, rb = a.claim("PKH-00001"), b.claim("PKH-00001")
+    assert ra.decision.outcome == rb.decision.outcome == "accept"
+
+    def relay(rec):
+        return LedgerCommand.model_validate({"entries": [{"recipient_id": rec.recipient_id, "period": rec.period,
+                                              "idempotency_key": rec.idempotency_key, "device_id": rec.device_id,
+                                              "distribution_point": rec.distribution_point, "decided_at": rec.time.wall.isoformat()}]})
+
+    ca = apply_ledger_update(a, relay(rb.record))
+    cb = apply_ledger_update(b, relay(ra.record))
+    assert len(ca) == len(cb) == 1 and ca[0].other_device_id == "t-b" and cb[0].other_device_id == "t-a"
+    assert [r["schema"] for r in outbox_records(a, "conflict")] == ["tepat.conflict"]
+    assert apply_ledger_update(a, relay(rb.record)) == []  # reported once
+
+
+def test_roster_command_refusals_are_acknowledged(make_terminal, scripted_face, roster_doc, issuer_key, trusted_keys):
+    """A tampered roster over MQTT is refused, the old roster stays, and a roster_ack says why."""
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    bad = sign_roster(roster_doc(version=2), issuer_key)
+    bad["roster"]["recipients"][0]["entitlement"]["amount"] = 9_999_999
+    ack = handle_roster_command(svc, trusted_keys, bad, now=NOW)
+    assert not ack.accepted and ack.code == "bad_signature" and svc.roster.installed().version == 1
+    good = handle_roster_command(svc, trusted_keys, sign_roster(roster_doc(version=2), issuer_key), now=NOW)
+    assert good.accepted and svc.roster.installed().version == 2
+    acks = outbox_records(svc, "roster_ack")
+    assert [a["accepted"] for a in acks] == [False, True]
+
+
+PAYLOADS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=16),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(
+        st.sampled_from(["roster", "signature", "entries", "recipient_id", "period", "version", "schema", "x"]), c, max_size=4),
+    max_leaves=15)
+
+
+def test_fuzzed_commands_never_crash_or_lose_records(make_terminal, scripted_face, roster_doc, trusted_keys):
+    """Arbitrary cmd/roster and cmd/ledger payloads never raise and never remove an accepted record."""
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    svc.claim("PKH-00001")
+    before = outbox_records(svc, "decision")
+
+    @settings(max_examples=80, deadline=None)
+    @given(payload=PAYLOADS)
+    def check(payload):
+        handle_roster_command(svc, trusted_keys, payload, now=NOW)
+        apply_ledger_update(svc, payload)
+        assert outbox_records(svc, "decision") == before
+        assert svc.ledger.prior_claim("PKH-00001", PERIOD) is not None and svc.roster.installed().version == 1
+
+    check()
