@@ -110,6 +110,8 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
         min_free_mb=cfg.store.min_free_mb, telemetry_max_rows=cfg.store.telemetry_max_rows,
     )
     stats = outbox_stats_reader(outbox)
+    if hasattr(outbox, "integrity_ok") and not outbox.integrity_ok():
+        raise EdgeError(f"outbox {cfg.outbox_path} failed its integrity check; keep the file for inspection and see docs/PI.md")
     components.append(CheckComponent("outbox", lambda: (stats(), True)[1], stop=getattr(outbox, "close", None)))
 
     link_state: Callable[[], str] = lambda: "disabled"
@@ -137,7 +139,7 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
     )
 
     def health_sink(snapshot: HealthSnapshot) -> None:
-        outbox.append("health", snapshot.model_dump(mode="json"), durable_class="telemetry")
+        outbox.append("health", snapshot, durable_class="telemetry")  # published retained on …/health
 
     http = None
     if sv.http_enabled:
