@@ -9,59 +9,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from edge.claim.ledger import Disbursement
 from edge.claim.records import ConflictRecord
 from edge.claim.roster import RosterRejected, open_signed_roster
 from edge.claim.roster_store import InstallReport
 from edge.claim.service import KIND_CONFLICT, KIND_ROSTER_ACK, ClaimService
+from edge.claim.wire import LedgerCommand, RosterAck, RosterCommand
 from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)
-
-
-class RosterCommand(BaseModel):
-    """``cmd/roster`` args: a signed roster document, full or delta (verified by the device, not trusted from the broker)."""
-
-    model_config = ConfigDict(extra="forbid")
-    roster: dict[str, Any]
-    signature: dict[str, Any] | None = None
-
-
-class LedgerEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    recipient_id: str = Field(..., min_length=1, max_length=64)
-    period: str = Field(..., pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-    idempotency_key: str = Field(..., min_length=8, max_length=80, description="Key of the paying terminal's decision record.")
-    device_id: str = Field(..., min_length=1, max_length=64)
-    distribution_point: str = Field(..., min_length=1, max_length=64)
-    decided_at: str = Field(..., min_length=1, max_length=40)
-
-
-class LedgerCommand(BaseModel):
-    """``cmd/ledger`` args: disbursements the central side knows about (from any terminal)."""
-
-    model_config = ConfigDict(extra="forbid")
-    schema_: Literal["tepat.ledger"] = Field("tepat.ledger", alias="schema")
-    entries: list[LedgerEntry] = Field(..., max_length=50_000)
-
-
-class RosterAck(BaseModel):
-    """Published after every roster offered to the device: installed, or refused with the reason."""
-
-    model_config = ConfigDict(extra="forbid")
-    schema_: Literal["tepat.roster_ack"] = Field("tepat.roster_ack", alias="schema")
-    device_id: str
-    version: int | None
-    accepted: bool
-    code: str
-    detail: str
-    recipients: int = 0
-    flagged: int = 0
-    at: str
 
 
 def import_roster(svc: ClaimService, data: bytes | str | dict[str, Any], trusted_keys: dict[str, Any], now: datetime | None = None,
@@ -131,7 +91,6 @@ def apply_ledger_update(svc: ClaimService, payload: Any) -> list[ConflictRecord]
     return out
 
 
-WIRE = [RosterCommand, LedgerCommand, RosterAck]
 
 
 def register_claim_commands(router: Any, svc: ClaimService, trusted_keys: dict[str, Any]) -> None:
