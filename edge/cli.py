@@ -21,6 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_cmd",
     "edge.commands.run_cmd",
     "edge.commands.models_cmd",
+    "edge.commands.keys_cmd",
+    "edge.commands.roster_cmd",
+    "edge.commands.claim_cmd",
 )
 
 logger = logging.getLogger("edge")
