@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,3 +181,23 @@ def test_fuzzed_commands_never_crash_or_lose_records(make_terminal, scripted_fac
         assert svc.ledger.prior_claim("PKH-00001", PERIOD) is not None and svc.roster.installed().version == 1
 
     check()
+
+
+def test_evidence_thumbnail_encrypted_and_capped(make_terminal, scripted_face, roster_doc):
+    """With evidence on, a size-capped thumbnail is stored encrypted with the decision and is not in the published record."""
+    from edge.claim.evidence import open_thumbnail
+
+    face_rgb = np.random.default_rng(0).integers(0, 255, (200, 160, 3), dtype=np.uint8)  # noisy: hard to compress
+
+    class FaceWithCrop(type(scripted_face)):
+        def analyse(self, frames):
+            b = super().analyse(frames)
+            b.best_face_rgb = face_rgb
+            return b
+
+    svc = make_terminal(FaceWithCrop(), roster=roster_doc(), evidence_thumbnail=True, thumbnail_max_bytes=4096)
+    res = svc.claim("PKH-00001")
+    blob = svc.ledger.evidence(res.record.idempotency_key)
+    jpeg = open_thumbnail(svc.roster.box, res.record.idempotency_key, blob)
+    assert jpeg[:2] == b"\xff\xd8" and len(jpeg) <= 4096 and jpeg not in blob
+    assert "evidence" not in json.dumps(outbox_records(svc, "decision")[0])

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS conflicts (
     PRIMARY KEY (local_key, other_key)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS evidence (idempotency_key TEXT PRIMARY KEY, blob BLOB NOT NULL);
 """
 
 
@@ -146,6 +147,14 @@ class Ledger:
     def void(self, original_key: str, by_key: str) -> None:
         """Mark this terminal's disbursement ``original_key`` as reversed by record ``by_key`` (the row stays)."""
         self._db.execute("UPDATE disbursements SET voided_by = ? WHERE idempotency_key = ? AND source = 'local'", (by_key, original_key))
+
+    def save_evidence(self, key: str, sealed: bytes) -> None:
+        """Keep an encrypted audit thumbnail for record ``key`` (never published)."""
+        self._db.execute("INSERT OR REPLACE INTO evidence VALUES (?, ?)", (key, sealed))
+
+    def evidence(self, key: str) -> bytes | None:
+        row = self._db.execute("SELECT blob FROM evidence WHERE idempotency_key = ?", (key,)).fetchone()
+        return row["blob"] if row else None
 
     def record(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT record FROM decisions WHERE idempotency_key = ?", (key,)).fetchone()

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.claim.decide import ClaimFacts, Decision, GpsVerdict, MatchResult, Thresholds, decide
+from edge.claim.evidence import seal_thumbnail, thumbnail_jpeg
 from edge.claim.face_engine import BurstAnalysis, FaceEngine
 from edge.claim.ledger import Ledger
 from edge.claim.messages import officer_message
@@ -164,6 +165,7 @@ class ClaimService:
                 model_sha256=sha, flags=list(d.flags), attempt=f.attempt,
                 entitlement=self.roster.entitlement(d.recipient_id) if d.recipient_id and d.outcome == "accept" else None)
             signed = self.emit(KIND_DECISION, rec, disburse=d.outcome == "accept")
+            self._keep_evidence(signed.idempotency_key, burst)
             logger.info("Claim %s: %s (%s) recipient=%s", signed.idempotency_key, d.outcome, d.reason_code, d.recipient_id or "-")
             result = ClaimResult(d, signed, burst)
         if self.on_decision:
@@ -172,6 +174,15 @@ class ClaimService:
             except Exception:  # the status board must never undo a recorded decision
                 logger.exception("status update after a decision failed")
         return result
+
+    def _keep_evidence(self, key: str, burst: BurstAnalysis | None) -> None:
+        if not self.cfg.evidence_thumbnail or burst is None or burst.best_face_rgb is None:
+            return
+        jpeg = thumbnail_jpeg(burst.best_face_rgb, self.cfg.thumbnail_px, self.cfg.thumbnail_max_bytes)
+        if jpeg is None:
+            logger.warning("Evidence thumbnail for %s dropped: larger than %d bytes", key, self.cfg.thumbnail_max_bytes)
+            return
+        self.ledger.save_evidence(key, seal_thumbnail(self.roster.box, key, jpeg))
 
     def ledger_view(self, recipient_id: str) -> dict[str, Any]:
         with self.lock:
