@@ -10,6 +10,7 @@ from edge.claim.context import make_where
 from edge.claim.face_engine import FaceEngine
 from edge.claim.keys import claim_paths, device_key, template_box
 from edge.claim.ledger import Ledger
+from edge.claim.outbox_access import PerThreadOutbox
 from edge.claim.roster_store import RosterStore
 from edge.claim.service import ClaimResult, ClaimService
 from edge.config import EdgeConfig
@@ -44,8 +45,9 @@ def open_claim_service(
             position_source = stack.enter_context(make_position_source(cfg.gps))  # entering starts it
         roster = stack.enter_context(RosterStore(paths.roster, box))
         ledger = stack.enter_context(Ledger(paths.ledger, cfg.device.device_id, cfg.device.distribution_point))
-        outbox = stack.enter_context(Outbox(cfg.outbox_path, cfg.device.device_id, synchronous=cfg.store.synchronous,
-                                            min_free_mb=cfg.store.min_free_mb, telemetry_max_rows=cfg.store.telemetry_max_rows))
+        outbox = stack.enter_context(PerThreadOutbox(lambda: Outbox(
+            cfg.outbox_path, cfg.device.device_id, synchronous=cfg.store.synchronous,
+            min_free_mb=cfg.store.min_free_mb, telemetry_max_rows=cfg.store.telemetry_max_rows)))
         yield ClaimService(device_id=cfg.device.device_id, distribution_point=cfg.device.distribution_point, config=cfg.claim,
                            face=face, roster=roster, ledger=ledger, outbox=outbox, signing_key=key,
                            where=make_where(position_source, cfg.gps, clock or TimeSource(position_source).now), camera=camera,
