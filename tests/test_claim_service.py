@@ -201,3 +201,39 @@ def test_evidence_thumbnail_encrypted_and_capped(make_terminal, scripted_face, r
     jpeg = open_thumbnail(svc.roster.box, res.record.idempotency_key, blob)
     assert jpeg[:2] == b"\xff\xd8" and len(jpeg) <= 4096 and jpeg not in blob
     assert "evidence" not in json.dumps(outbox_records(svc, "decision")[0])
+
+
+def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc):
+    """The local HTTP API runs the same flow: claim, override, ledger look-up, clear errors for bad input."""
+    import urllib.error
+    import urllib.request
+
+    from edge.claim.http_api import register_routes
+    from edge.service.http import LocalHttpServer
+
+    scripted_face.score = 0.35
+    svc = make_terminal(scripted_face, roster=roster_doc())
+
+    def call(server, method, path, body=None):
+        req = urllib.request.Request(server.url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    with LocalHttpServer(port=0) as server:
+        register_routes(server, svc)
+        status, res = call(server, "POST", "/api/claim", {"recipient_id": "PKH-00001", "officer_id": "OFF-1"})
+        assert status == 200 and res["outcome"] == "refer" and res["reason_code"] == "borderline_match"
+        status, ov = call(server, "POST", "/api/override", {"original_key": res["idempotency_key"], "outcome": "accept",
+                                                             "reason_code": "id_card_checked", "officer_id": "OFF-1"})
+        assert status == 200 and ov["original_key"] == res["idempotency_key"]
+        status, led = call(server, "GET", "/api/ledger/PKH-00001")
+        assert status == 200 and led["paid_this_period"] and len(led["decisions"]) == 2
+        assert call(server, "GET", "/api/ledger/NOPE-1")[0] == 404
+        status, err = call(server, "POST", "/api/claim", {"recipient_id": "bad id!"})
+        assert status == 400 and "recipient_id" in err["error"]
+        assert call(server, "POST", "/api/override", {"original_key": "missing-key-1", "outcome": "accept",
+                                                      "reason_code": "id_card_checked", "officer_id": "OFF-1"})[0] == 404
