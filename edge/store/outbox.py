@@ -1,0 +1,399 @@
+"""The SQLite outbox: every record is durable here before the terminal shows a result.
+
+Layout and migrations live in :mod:`edge.store.schema`. One :class:`Outbox` object holds one
+connection and belongs to the thread that opened it; other threads and processes open their own
+(WAL lets the capture path append while the publisher drains).
+
+Durability: WAL + ``synchronous=FULL`` (default) fsyncs the WAL on every commit, so a record
+whose ``append`` returned survives power loss at any instant; see docs/MQTT.md "Durability".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from edge.errors import EdgeError, StorageFullError
+from edge.messages import Envelope, new_key
+from edge.store.schema import migrate
+
+logger = logging.getLogger(__name__)
+
+DurableClass = Literal["record", "telemetry"]
+_KIND_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+_COLUMNS = "seq, key, kind, topic_suffix, durable_class, payload_json, checksum, created_at, attempts, state, error"
+
+
+class StoreError(EdgeError):
+    """The outbox file cannot be opened or used (not a database, belongs to another device, …)."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One outbox row. ``payload_json`` is the exact wire message: the :class:`Envelope` JSON."""
+
+    key: str
+    seq: int
+    kind: str
+    topic_suffix: str
+    payload_json: str
+    created_at: float
+    attempts: int
+    state: str
+    durable_class: str = "record"
+
+    def envelope(self) -> Envelope:
+        return Envelope.model_validate_json(self.payload_json)
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    oldest_pending_age_s: float | None
+    delivered: int
+    quarantined: int
+    last_seq: int
+    db_bytes: int
+    telemetry_evicted: int
+
+
+def checksum(payload_json: str) -> str:
+    return hashlib.sha256(payload_json.encode("utf-8")).hexdigest()
+
+
+def topic_suffix_for(kind: str) -> str:
+    """Where a kind is published below the device prefix: ``health`` -> ``health``, else ``event/<kind>``."""
+    return "health" if kind == "health" else f"event/{kind}"
+
+
+def _payload_dict(payload: BaseModel | dict) -> tuple[dict[str, Any], str | None]:
+    if isinstance(payload, BaseModel):
+        body = payload.model_dump(mode="json", by_alias=True)
+        schema = body.get("schema_name") or body.get("schema")
+        return body, schema if isinstance(schema, str) else type(payload).__name__
+    if isinstance(payload, dict):
+        try:
+            body = json.loads(json.dumps(payload, ensure_ascii=False, default=_json_default))
+        except (TypeError, ValueError) as exc:
+            raise EdgeError(f"outbox: payload is not JSON-serialisable: {exc}") from None
+        schema = body.get("schema_name") or body.get("schema")
+        return body, schema if isinstance(schema, str) else None
+    raise EdgeError(f"outbox: payload must be a pydantic model or a dict, not {type(payload).__name__}")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+class Outbox:
+    """Durable, ordered, de-duplicated queue of records waiting for the broker's PUBACK."""
+
+    def __init__(
+        self,
+        path: Path,
+        device_id: str,
+        *,
+        synchronous: str = "FULL",
+        min_free_mb: int = 64,
+        telemetry_max_rows: int = 10000,
+    ) -> None:
+        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise StoreError(f"outbox: synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+        self.path = Path(path)
+        self.device_id = device_id
+        self.synchronous = synchronous.upper()
+        self.min_free_mb = min_free_mb
+        self.telemetry_max_rows = telemetry_max_rows
+        self._conn: sqlite3.Connection | None = None
+        self._open()
+
+    # -- lifecycle -------------------------------------------------------
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open outbox {self.path}: {exc}") from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"outbox {self.path}: cannot switch to WAL journal (got {mode!r}); is the file system read-only?")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            migrate(conn)
+            self._conn = conn
+            self._check_device()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            self._conn = None
+            raise StoreError(f"outbox {self.path} is not a usable SQLite database: {exc}") from None
+        except BaseException:
+            conn.close()
+            self._conn = None
+            raise
+
+    def _check_device(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT value FROM meta WHERE name = 'device_id'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta(name, value) VALUES ('device_id', ?)", (self.device_id,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if row is not None and row[0] != self.device_id:
+            raise StoreError(f"outbox {self.path} belongs to device {row[0]!r}, not {self.device_id!r}; use that device's configuration or another file")
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"outbox {self.path} is closed")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------
+    def free_mb(self) -> float:
+        return shutil.disk_usage(self.path.parent).free / (1024 * 1024)
+
+    def append(
+        self,
+        kind: str,
+        payload: BaseModel | dict,
+        *,
+        durable_class: DurableClass = "record",
+        idempotency_key: str | None = None,
+        time_source: str = "system",
+        topic_suffix: str | None = None,
+    ) -> OutboxItem:
+        """Store one record durably and return it (with its sequence number).
+
+        Appending a key that is already stored returns the stored item unchanged. Records are
+        refused with :class:`StorageFullError` when free space is below ``min_free_mb``;
+        telemetry is kept instead by evicting the oldest telemetry.
+        """
+        if not kind or set(kind) - _KIND_CHARS or not kind[0].isalpha() or len(kind) > 32:
+            raise EdgeError(f"outbox: invalid kind {kind!r} (lower-case letters, digits, '_'; starts with a letter)")
+        if durable_class not in ("record", "telemetry"):
+            raise EdgeError(f"outbox: durable_class must be 'record' or 'telemetry', not {durable_class!r}")
+        body, payload_schema = _payload_dict(payload)
+        key = idempotency_key or new_key()
+        suffix = topic_suffix or topic_suffix_for(kind)
+        low_space = self.free_mb() < self.min_free_mb
+        if low_space and durable_class == "record":
+            self._refuse_full()
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._raise_write_error(exc, durable_class)
+        try:
+            existing = db.execute(f"SELECT {_COLUMNS} FROM outbox WHERE key = ?", (key,)).fetchone()
+            if existing is not None:
+                db.execute("COMMIT")
+                return _item(existing)
+            if durable_class == "telemetry":
+                self._evict_telemetry(db, keep=self.telemetry_max_rows - 1 if not low_space else (self.telemetry_max_rows * 9) // 10)
+            db.execute("INSERT INTO counters(name, value) VALUES ('seq', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
+            seq = int(db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+            created = time.time()
+            envelope = Envelope(
+                idempotency_key=key,
+                device_id=self.device_id,
+                seq=seq,
+                created_at=datetime.fromtimestamp(created, timezone.utc),
+                time_source=time_source,  # type: ignore[arg-type]
+                kind=kind,
+                payload_schema=payload_schema,
+                payload=body,
+            )
+            payload_json = envelope.model_dump_json()
+            db.execute(
+                "INSERT INTO outbox(seq, key, kind, topic_suffix, durable_class, payload_json, checksum, created_at, attempts, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
+                (seq, key, kind, suffix, durable_class, payload_json, checksum(payload_json), created),
+            )
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._raise_write_error(exc, durable_class)
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return OutboxItem(key, seq, kind, suffix, payload_json, created, 0, "pending", durable_class)
+
+    def _refuse_full(self) -> None:
+        free = self.free_mb()
+        pending = self._db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+        logger.error("outbox: refusing a new record: %.0f MB free on %s, below the %d MB reserve", free, self.path.parent, self.min_free_mb)
+        raise StorageFullError(
+            f"storage almost full ({free:.0f} MB free on {self.path.parent}, {self.min_free_mb} MB needed): "
+            "no new decisions can be recorded until space is freed or the card is replaced; "
+            f"all {pending} records already accepted are safe and still queued / "
+            "Penyimpanan hampir penuh: keputusan baru tidak dapat dicatat; data yang sudah tercatat aman."
+        )
+
+    def _raise_write_error(self, exc: sqlite3.OperationalError, durable_class: str) -> None:
+        text = str(exc)
+        if "full" in text.lower():
+            logger.error("outbox: the disk is full (%s)", text)
+            raise StorageFullError(
+                f"storage full: SQLite could not write {self.path} ({text}); no new decisions can be recorded; "
+                "records already accepted are safe / Penyimpanan penuh: keputusan baru tidak dapat dicatat."
+            ) from None
+        raise StoreError(f"outbox {self.path}: cannot write a {durable_class}: {text}") from None
+
+    def _evict_telemetry(self, db: sqlite3.Connection, keep: int) -> None:
+        count = db.execute("SELECT COUNT(*) FROM outbox WHERE durable_class = 'telemetry'").fetchone()[0]
+        excess = count - max(keep, 0)
+        if excess <= 0:
+            return
+        db.execute(
+            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE durable_class = 'telemetry' ORDER BY seq LIMIT ?)",
+            (excess,),
+        )
+        db.execute("INSERT INTO counters(name, value) VALUES ('telemetry_evicted', ?) ON CONFLICT(name) DO UPDATE SET value = value + ?", (excess, excess))
+        logger.warning("outbox: evicted the %d oldest telemetry rows to stay within the telemetry limit", excess)
+
+    # -- draining --------------------------------------------------------
+    def pending(self, limit: int, after_seq: int = 0) -> list[OutboxItem]:
+        """Up to ``limit`` pending items with ``seq > after_seq``, oldest first; corrupt rows are quarantined and skipped."""
+        out: list[OutboxItem] = []
+        cursor = after_seq
+        while len(out) < limit:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+                (cursor, limit - len(out)),
+            ).fetchall()
+            if not rows:
+                break
+            for row in rows:
+                cursor = row[0]
+                problem = _row_problem(row)
+                if problem:
+                    self._quarantine(row[0], row[1], problem)
+                else:
+                    out.append(_item(row))
+        return out
+
+    def _quarantine(self, seq: int, key: Any, problem: str) -> None:
+        logger.error("outbox: record seq %d (key %s) is corrupt (%s); moved to quarantine, the queue continues", seq, key, problem)
+        self._db.execute("UPDATE outbox SET state = 'quarantined', error = ? WHERE seq = ?", (problem, seq))
+
+    def mark_delivered(self, keys: Iterable[str]) -> int:
+        """Mark items the broker acknowledged; delivered telemetry is deleted, records kept. Returns rows changed."""
+        keys = list(keys)
+        changed = 0
+        if not keys:
+            return 0
+        db = self._db
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for chunk in _chunks(keys, 500):
+                marks = ",".join("?" * len(chunk))
+                changed += db.execute(
+                    f"UPDATE outbox SET state = 'delivered', delivered_at = ? WHERE state = 'pending' AND key IN ({marks})",
+                    (now, *chunk),
+                ).rowcount
+                db.execute(f"DELETE FROM outbox WHERE durable_class = 'telemetry' AND state = 'delivered' AND key IN ({marks})", chunk)
+            db.execute("INSERT INTO counters(name, value) VALUES ('delivered', ?) ON CONFLICT(name) DO UPDATE SET value = value + ?", (changed, changed))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return changed
+
+    def record_attempt(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for chunk in _chunks(keys, 500):
+                db.execute(f"UPDATE outbox SET attempts = attempts + 1 WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # -- inspection ------------------------------------------------------
+    def stats(self) -> OutboxStats:
+        db = self._db
+        counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
+        counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+        oldest = db.execute("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
+        db_bytes = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return OutboxStats(
+            pending=int(counts.get("pending", 0)),
+            oldest_pending_age_s=None if oldest is None else max(0.0, time.time() - oldest),
+            delivered=int(counters.get("delivered", 0)),
+            quarantined=int(counts.get("quarantined", 0)),
+            last_seq=int(counters.get("seq", 0)),
+            db_bytes=db_bytes,
+            telemetry_evicted=int(counters.get("telemetry_evicted", 0)),
+        )
+
+    def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        """Rows for inspection (``edge outbox list``), oldest first, optionally of one state."""
+        if state:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM outbox WHERE state = ? ORDER BY seq LIMIT ?", (state, limit)).fetchall()
+        else:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [_item(r) for r in rows]
+
+    def integrity_ok(self) -> bool:
+        rows = self._db.execute("PRAGMA integrity_check").fetchall()
+        return [r[0] for r in rows] == ["ok"]
+
+
+def _row_problem(row: Sequence[Any]) -> str | None:
+    payload_json, digest = row[5], row[6]
+    if not isinstance(payload_json, str):
+        return f"payload is {type(payload_json).__name__}, not text"
+    if checksum(payload_json) != digest:
+        return "checksum mismatch"
+    try:
+        Envelope.model_validate_json(payload_json)
+    except ValueError as exc:
+        return f"payload is not a valid envelope: {str(exc).splitlines()[0]}"
+    return None
+
+
+def _item(row: Sequence[Any]) -> OutboxItem:
+    return OutboxItem(
+        key=row[1], seq=row[0], kind=row[2], topic_suffix=row[3], payload_json=row[5],
+        created_at=row[7], attempts=row[8], state=row[9], durable_class=row[4],
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

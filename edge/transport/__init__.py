@@ -1,0 +1,1 @@
+"""MQTT transport: topic names, reconnect backoff, inbound command routing and the outbox publisher."""
