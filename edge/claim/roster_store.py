@@ -158,15 +158,19 @@ class RosterStore:
             tmpl += [(r.recipient_id, v, "roster") for v in mine]
             jpegs = [base64.b64decode(p) for p in r.photos_b64]
             photos += [(r.recipient_id, i, j) for i, j in enumerate(jpegs)]
+            made = 0
             if not mine and jpegs and embed is not None:
                 for j in jpegs:
                     try:
                         tmpl.append((r.recipient_id, np.asarray(embed(j), np.float32), "photo"))
-                        report.templates_recomputed += 1
+                        made += 1
                     except Exception as exc:  # an unusable photo flags the recipient, never stops the import
                         logger.warning("Reference photo of %s unusable: %s", r.recipient_id, exc)
-            if not any(t[0] == r.recipient_id for t in tmpl):
-                why = ("templates_from_other_model" if other else "no_template") + ("" if not jpegs else "_photos_unusable" if embed else "_photos_not_embedded")
+                report.templates_recomputed += made
+            if not mine and not made:
+                why = "templates_from_other_model" if other else "no_template"
+                if jpegs:
+                    why += "_photos_unusable" if embed is not None else "_photos_not_embedded"
                 flags.append(why)
                 report.flagged[r.recipient_id] = why
             rows.append((r.recipient_id, r.display_name, r.household_id, r.entitlement.model_dump_json(),
@@ -176,13 +180,12 @@ class RosterStore:
                 "enrolment_allowed": "1" if roster.enrolment_allowed else "0", "issued_at": roster.issued_at.isoformat()}
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            if roster.kind == "full":
-                for table in ("recipients", "templates", "photos"):
+            for table in ("recipients", "templates", "photos"):
+                if roster.kind == "full":
                     self._db.execute(f"DELETE FROM {table}")
-            changed = [r.recipient_id for r in roster.recipients] + list(roster.removed)
-            for rid in changed:
-                for table in ("recipients", "templates", "photos"):
-                    self._db.execute(f"DELETE FROM {table} WHERE recipient_id = ?", (rid,))
+                else:
+                    changed = [r.recipient_id for r in roster.recipients] + list(roster.removed)
+                    self._db.executemany(f"DELETE FROM {table} WHERE recipient_id = ?", [(rid,) for rid in changed])
             self._db.executemany("INSERT INTO recipients VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._db.executemany("INSERT INTO templates VALUES (?, ?, ?, ?, ?)", [
                 (rid, model_sha256, src, self.box.key_id, self.box.seal(v.ravel().tobytes(), _aad(rid, model_sha256))) for rid, v, src in tmpl])
