@@ -46,9 +46,7 @@ def run_claim(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     frames = None
     if args.image:
-        from simulator.camera import read_rgb
-
-        frames = [read_rgb(p) for p in args.image]
+        frames = [_read_rgb(p) for p in args.image]
     if args.enrol:
         if not (args.recipient_id and args.officer):
             raise EdgeError("--enrol needs --id and --officer")
@@ -101,6 +99,21 @@ def run_ledger(args: argparse.Namespace) -> int:
     with open_claim_service(cfg, position_source=DisabledSource(), face=_no_face_engine(cfg)) as svc:
         print_json(svc.ledger_view(args.recipient_id))
     return 0
+
+
+def _read_rgb(path: Path):
+    """Decode a photo to RGB; one clear error naming the file when it is missing or not an image."""
+    import cv2
+    import numpy as np
+
+    from edge.errors import ImageError, NotFoundError
+
+    if not path.is_file():
+        raise NotFoundError(f"image not found: {path}")
+    bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageError(f"cannot decode image {path} (corrupt or not an image)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _no_face_engine(cfg):
