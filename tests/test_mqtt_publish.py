@@ -119,12 +119,14 @@ def test_tls_with_wrong_ca_does_not_connect(mosquitto, tmp_path: Path) -> None:
 
     bogus_ca = tmp_path / "other-ca.pem"
     bogus_ca.write_bytes(mosquitto.pki["client"].read_bytes())  # a valid PEM, but not the CA
-    cfg = mqtt_config(mosquitto, "dev-1", port=mosquitto.tls_port, tls=TlsConfig(ca_file=bogus_ca))
+    cfg = mqtt_config(mosquitto, "dev-1", tls=True)
+    cfg.tls = TlsConfig(ca_file=bogus_ca)
     with MqttPublisher(cfg, _device("dev-1"), tmp_path / "o.sqlite") as pub:
         assert _wait(lambda: (pub.stats().last_error or "") != "", 10)
         time.sleep(0.5)
         assert pub.stats().sessions == 0
         assert pub.link_state == "down"
+        assert "certificate verify failed" in (pub.stats().last_error or "").lower()
 
 
 def test_records_appended_while_running_are_sent(mosquitto, tmp_path: Path) -> None:

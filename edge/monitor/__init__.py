@@ -185,6 +185,7 @@ class Consumer:
         client.reconnect_delay_set(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, **connect_options(props))
         client.loop_start()
@@ -204,6 +205,7 @@ class Consumer:
         self.stop()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
+        """True once connected and subscribed (the broker has acknowledged the subscription)."""
         return self.connected.wait(timeout)
 
     def wait_for(self, predicate: Callable[[ConsumerState], bool], timeout: float) -> bool:
@@ -220,6 +222,12 @@ class Consumer:
             logger.error("monitor: %s", self.last_error)
             return
         client.subscribe(f"{self.cfg.topic_prefix.rstrip('/')}/#", qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
+        if any(rc.is_failure for rc in reason_codes):
+            self.last_error = f"broker refused the monitor's subscription: {reason_codes[0]}"
+            logger.error("monitor: %s", self.last_error)
+            return
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
