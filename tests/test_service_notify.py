@@ -58,3 +58,14 @@ def test_unreachable_socket_is_reported_not_raised(monkeypatch: pytest.MonkeyPat
 def test_watchdog_interval(env: dict[str, str], expected: float | None) -> None:
     """WATCHDOG_USEC gives the timeout in seconds, only for the process WATCHDOG_PID names."""
     assert notify.watchdog_interval(env) == expected
+
+
+def test_full_socket_queue_does_not_block(notify_socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the reader stops reading and its queue fills, notify gives up after the send timeout instead of hanging."""
+    import time
+
+    monkeypatch.setattr(notify, "SEND_TIMEOUT_S", 0.02)
+    start = time.monotonic()
+    results = [notify.watchdog() for _ in range(40)]  # Linux queues 10 datagrams (net.unix.max_dgram_qlen) by default
+    assert results[0] is True and results[-1] is False
+    assert time.monotonic() - start < 5

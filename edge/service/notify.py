@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 logger = logging.getLogger(__name__)
 
+SEND_TIMEOUT_S = 0.5
+
 
 def _address(environ: Mapping[str, str]) -> str | None:
     path = environ.get("NOTIFY_SOCKET")
@@ -34,9 +36,11 @@ def notify(state: str, environ: Mapping[str, str] | None = None) -> bool:
         return False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never let a reader that stopped reading (a full datagram queue) stall the main loop.
+            sock.settimeout(SEND_TIMEOUT_S)
             sock.connect(address)
             sock.sendall(state.encode("utf-8"))
-    except OSError as exc:
+    except OSError as exc:  # includes TimeoutError
         logger.warning("cannot notify systemd (%s): %s", state.split("=", 1)[0], exc)
         return False
     return True
