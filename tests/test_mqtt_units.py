@@ -1,0 +1,137 @@
+"""Pure parts of the transport: backoff, topics, command router, monitor de-duplication and order checks."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, Field
+
+from edge.messages import Envelope, StatusPayload
+from edge.monitor import ConsumerState
+from edge.transport import topics
+from edge.transport.backoff import backoff_delay
+from edge.transport.router import CommandRouter
+
+
+@given(st.integers(min_value=1, max_value=200), st.floats(0.1, 5), st.floats(5, 120), st.integers(0, 2**32))
+def test_backoff_within_bounds(attempt: int, lo: float, hi: float, seed: int) -> None:
+    """Every delay lies in [min/2, min(max, min*2^(attempt-1))]."""
+    d = backoff_delay(attempt, lo, hi, random.Random(seed))
+    assert lo / 2 <= d <= min(hi, lo * 2 ** (attempt - 1)) + 1e-9
+
+
+def test_backoff_grows_and_jitters() -> None:
+    """The cap doubles per attempt up to max, and delays for one attempt differ (jitter)."""
+    rng = random.Random(3)
+    caps = [max(backoff_delay(a, 1, 60, rng) for _ in range(200)) for a in (1, 2, 3, 4, 10)]
+    assert caps[0] <= 1 and 1 < caps[1] <= 2 and 2 < caps[2] <= 4 and 4 < caps[3] <= 8 and 30 < caps[4] <= 60
+    assert len({round(backoff_delay(5, 1, 60, rng), 6) for _ in range(20)}) > 15
+    assert backoff_delay(0, 1, 60) == 0
+
+
+def test_topic_builders() -> None:
+    """All topics are built under <prefix>/<region>/<device>/ and parse back."""
+    assert topics.event_topic("tepat/v1", "jabar", "t-1", "verification") == "tepat/v1/jabar/t-1/event/verification"
+    assert topics.status_topic("tepat/v1/", "jabar", "t-1") == "tepat/v1/jabar/t-1/status"
+    assert topics.health_topic("tepat/v1", "jabar", "t-1") == "tepat/v1/jabar/t-1/health"
+    assert topics.cmd_topic("tepat/v1", "jabar", "t-1") == "tepat/v1/jabar/t-1/cmd/#"
+    assert topics.cmd_topic("tepat/v1", "jabar", "t-1", "roster") == "tepat/v1/jabar/t-1/cmd/roster"
+    assert topics.parse_topic("tepat/v1", "tepat/v1/jabar/t-1/event/x") == ("jabar", "t-1", "event/x")
+    assert topics.parse_topic("tepat/v1", "other/jabar/t-1/status") is None
+
+
+class RosterArgs(BaseModel):
+    version: int = Field(..., ge=1)
+
+
+def _cmd(args: dict, command_id: str | None = None) -> bytes:
+    return json.dumps({"command_id": command_id or str(uuid.uuid4()), "issued_at": datetime.now(timezone.utc).isoformat(),
+                       "issuer": "ops", "args": args}).encode()
+
+
+@pytest.fixture
+def router_with_roster() -> tuple[CommandRouter, list]:
+    """A router with a 'roster' command whose handler records its calls."""
+    calls: list = []
+    router = CommandRouter(max_bytes=2048)
+    router.register("roster", RosterArgs, lambda args, env: calls.append((args.version, env.issuer)))
+    return router, calls
+
+
+def test_router_dispatches_valid_command(router_with_roster) -> None:
+    """A valid command reaches its handler once; a repeat of the same command_id is ignored."""
+    router, calls = router_with_roster
+    msg = _cmd({"version": 3}, "cmd-00000001")
+    assert router.handle("roster", msg) is True
+    assert router.handle("roster", msg) is False
+    assert calls == [(3, "ops")]
+    assert router.stats.duplicates == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "problem"),
+    [
+        ("roster", b"x" * 5000, "larger than the 2048-byte limit"),
+        ("roster", b"{not json", "not valid JSON"),
+        ("roster", b"\xff\xfe", "not valid JSON"),
+        ("roster", _cmd({"version": 0}), "version: Input should be greater than or equal to 1"),
+        ("roster", b'{"command_id": "short"}', "does not match the schema"),
+        ("reboot", _cmd({}), "unknown command"),
+    ],
+)
+def test_router_refuses_bad_input(router_with_roster, caplog: pytest.LogCaptureFixture, name: str, payload: bytes, problem: str) -> None:
+    """Oversized, non-JSON, schema-invalid and unknown commands are refused with a log line naming the topic and problem."""
+    router, calls = router_with_roster
+    with caplog.at_level("ERROR"):
+        assert router.handle(name, payload) is False
+    assert calls == []
+    assert router.stats.refused == 1
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert f"cmd/{name}" in text and problem in text
+
+
+def test_router_handler_exception_is_contained(caplog: pytest.LogCaptureFixture) -> None:
+    """A handler that raises is logged and counted; handle() itself does not raise."""
+    router = CommandRouter()
+
+    def boom(args, env):  # noqa: ANN001, ANN202
+        raise RuntimeError("disk on fire")
+
+    router.register("roster", RosterArgs, boom)
+    with caplog.at_level("ERROR"):
+        assert router.handle("roster", _cmd({"version": 1})) is False
+    assert router.stats.failed == 1 and "disk on fire" in caplog.text
+
+
+def _env(device: str, seq: int, key: str | None = None, outcome: str = "accept") -> bytes:
+    return Envelope(idempotency_key=key or str(uuid.uuid4()), device_id=device, seq=seq, created_at=datetime.now(timezone.utc),
+                    kind="verification", payload={"outcome": outcome}).model_dump_json().encode()
+
+
+def test_consumer_dedups_and_checks_order() -> None:
+    """Duplicates are counted not re-applied; a lower seq after a higher one is flagged out of order; outcomes are counted."""
+    s = ConsumerState("tepat/v1")
+    t = "tepat/v1/jabar/dev-1/event/verification"
+    a, b = _env("dev-1", 1, "k-aaaaaaaa"), _env("dev-1", 2, "k-bbbbbbbb", "reject")
+    assert [s.handle(t, m) for m in (a, b, a, b)] == ["new", "new", "duplicate", "duplicate"]
+    assert s.handle(t, _env("dev-1", 5)) == "new"
+    assert s.devices["dev-1"].gaps == 1
+    assert s.handle(t, _env("dev-1", 4)) == "new"
+    view = s.devices["dev-1"]
+    assert (view.unique, view.duplicates, view.out_of_order, view.accepted, view.rejected) == (4, 2, 1, 3, 1)
+
+
+def test_consumer_rejects_invalid_and_mismatched() -> None:
+    """Messages that fail the envelope schema or claim another device are counted invalid and not accepted."""
+    s = ConsumerState("tepat/v1")
+    assert s.handle("tepat/v1/jabar/dev-1/event/verification", b'{"seq": 1}') == "invalid"
+    assert s.handle("tepat/v1/jabar/dev-2/event/verification", _env("dev-1", 1)) == "invalid"
+    assert s.handle("tepat/v1/jabar/dev-1/status", StatusPayload(device_id="dev-1", state="online").model_dump_json().encode()) == "status"
+    assert s.devices["dev-1"].status == "online"
+    assert s.invalid == 2 and s.totals()["unique"] == 0
