@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -149,3 +150,31 @@ def test_edge_run_under_notify_harness(tmp_path: Path, notify_socket) -> None:
     messages = [entry["msg"] for entry in lines]
     assert any("withholding the watchdog keep-alive: matching failed" in m for m in messages), log[-3000:]
     assert any(m == "healthy again" for m in messages) and messages[-1] == "stopped"
+
+
+def run_edge(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "run", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "NOTIFY_SOCKET": ""})
+
+
+def test_missing_models_stop_start_up_with_one_line(tmp_path: Path) -> None:
+    """A models_dir without a manifest ends `edge run` with exit 2 and one error line naming the key."""
+    config, _ = make_terminal(tmp_path)
+    config.write_text(config.read_text().replace(str(tmp_path / "models"), str(tmp_path / "nowhere")))
+    out = run_edge(config)
+    assert out.returncode == 2
+    errors = [line for line in out.stderr.splitlines() if line.startswith("edge run: error:")]
+    assert len(errors) == 1 and "face.models_dir" in errors[0] and "manifest.json not found" in errors[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    """When the status page port is taken, start-up stops cleanly with the address in the message."""
+    config, _ = make_terminal(tmp_path)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        out = run_edge(config, "--port", str(port))
+    assert out.returncode == 2 and f"cannot serve the status page on 127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
