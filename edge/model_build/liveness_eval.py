@@ -92,7 +92,22 @@ def ordinary_images(datasets: Path, every: int) -> list[Path]:
     return sorted((datasets / "faces").glob("*/*.jpg"))[::every]
 
 
-def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threads: int = 1) -> dict:
+def padded(rgb: np.ndarray, box, pad: str):
+    """Frame and box with a border wide enough for the full 4.0x context (``pad``: none/reflect/black).
+
+    An experiment on what the fit-in-frame rule costs: with a border, no crop is shrunk.
+    """
+    import cv2
+
+    if pad == "none":
+        return rgb, box
+    n = 2 * max(rgb.shape[:2])
+    mode = {"reflect": cv2.BORDER_REFLECT101, "black": cv2.BORDER_CONSTANT}[pad]
+    return cv2.copyMakeBorder(rgb, n, n, n, n, mode, value=0), tuple(v + n for v in box)
+
+
+def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threads: int = 1,
+             pad: str = "none") -> dict:
     from edge.face.liveness import MODELS, LivenessChecker
 
     find = FaceBoxFinder(onnx)
@@ -113,6 +128,8 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
             if box is None:
                 missed += 1
                 continue
+            eff.append(effective_scale(box, 4.0, rgb.shape[1], rgb.shape[0]))
+            rgb, box = padded(rgb, box, pad)
             t0 = time.perf_counter()
             res = checker.check(rgb, box)
             times.append(time.perf_counter() - t0)
@@ -122,7 +139,6 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
                 per_model[k].append(v)
             if path.parent.name in sea:
                 sea_scores.append(res.live_score)
-            eff.append(effective_scale(box, 4.0, rgb.shape[1], rgb.shape[0]))
             if i % 500 == 0:
                 logger.info("%d/%d ordinary photos", i, len(images))
     report["ordinary"] = {
@@ -133,7 +149,7 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
         "v1se_effective_scale": {"median": float(np.median(eff)), "min": float(np.min(eff)),
                                  "share_below_4": float(np.mean(np.asarray(eff) < 3.999))},
         "lowest": sorted(zip(scores, names))[:10],
-        "check_ms_median": 1000 * statistics.median(times), "threads": threads,
+        "check_ms_median": 1000 * statistics.median(times), "threads": threads, "pad": pad,
     }
     report["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     return report
@@ -145,7 +161,7 @@ def print_report(r: dict) -> None:
         pm = ", ".join(f"{k} {v:.3f}" for k, v in s["per_model"].items())
         print(f"  {s['file']:<22} expected {s['expected']:<6} live score {s['score']:.3f}  ({pm})")
     o = r["ordinary"]
-    print(f"ordinary photos: {o['scored']} scored of {o['images']} ({o['no_face']} without a detected face)")
+    print(f"ordinary photos (border: {o['pad']}): {o['scored']} scored of {o['images']} ({o['no_face']} without a detected face)")
     print("  threshold  " + "  ".join(f"{t:>5}" for t in o["frr_fused"]))
     print("  FRR fused  " + "  ".join(f"{v:5.3f}" for v in o["frr_fused"].values()))
     print(f"  FRR SEA({o['sea_scored']:>3})" + "  ".join(f"{v:5.3f}" for v in o["frr_sea"].values()))
@@ -165,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yunet", type=Path, default=shared_dir() / "models" / "face_detection_yunet_2023mar.onnx")
     parser.add_argument("--every", type=int, default=1, help="use every N-th photo of faces/ (default: all)")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default: %(default)s)")
+    parser.add_argument("--pad", choices=("none", "reflect", "black"), default="none",
+                        help="experiment: add a border so no crop is shrunk to fit (default: none = product rule)")
     parser.add_argument("--json", type=Path, help="also write the full report here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = evaluate(args.models, args.datasets, args.yunet, args.every, args.threads)
+    report = evaluate(args.models, args.datasets, args.yunet, args.every, args.threads, args.pad)
     print_report(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
