@@ -67,6 +67,7 @@ type = "folder"
 path = "{frames}"
 
 [service]
+claim_api = false
 http_port = 0
 loop_interval_s = 0.2
 camera_probe_s = 0.5
@@ -178,3 +179,11 @@ def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         out = run_edge(config, "--port", str(port))
     assert out.returncode == 2 and f"cannot serve the status page on 127.0.0.1:{port}" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_claim_api_without_issuer_keys_is_a_clear_error(tmp_path: Path) -> None:
+    """With the claim API on (the default) but no trusted roster issuer configured, start-up names the setting."""
+    config, _ = make_terminal(tmp_path)
+    config.write_text(config.read_text().replace("claim_api = false\n", ""))
+    out = run_edge(config)
+    assert out.returncode != 0 and "claim.issuer_keys" in out.stderr and "Traceback" not in out.stderr

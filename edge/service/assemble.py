@@ -6,6 +6,7 @@ missing from a build gives one clear error naming it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from edge.camera import make_camera
 from edge.config import EdgeConfig
 from edge.errors import ConfigError, EdgeError
 from edge.service.collector import HealthCollector
-from edge.service.components import CameraComponent, CheckComponent, Component, StatefulComponent
+from edge.service.components import CameraComponent, CheckComponent, Component, ComponentStatus, StatefulComponent
 from edge.service.health import HealthLimits, HealthSnapshot
 from edge.service.http import Handler, LocalHttpServer
 from edge.service.runner import ServiceRunner
@@ -88,6 +89,51 @@ def model_check(cfg: EdgeConfig) -> Callable[[], tuple[bool, str]]:
     return check
 
 
+class ClaimComponent:
+    """The claim flow (camera burst → match → decide → ledger → outbox) behind the HTTP API and MQTT commands.
+
+    Opened at start (keys, roster, ledger, outbox), closed at stop; decisions go to the status board.
+    """
+
+    name = "claim"
+    critical = False
+
+    def __init__(self, cfg: EdgeConfig, *, camera: Any, gps: Any, board: StatusBoard, router: Any, http: LocalHttpServer | None) -> None:
+        self.cfg, self.camera, self.gps, self.board, self.router, self.http = cfg, camera, gps, board, router, http
+        self._stack: contextlib.ExitStack | None = None
+
+    def start(self) -> None:
+        from edge.claim.build import open_claim_service
+        from edge.claim.central import register_claim_commands
+        from edge.claim.http_api import register_routes
+        from edge.claim.keys import trusted_issuer_keys
+
+        trusted = trusted_issuer_keys(self.cfg)
+        stack = contextlib.ExitStack()
+        try:
+            svc = stack.enter_context(open_claim_service(
+                self.cfg, camera=self.camera, position_source=self.gps,
+                on_decision=lambda result: self.board.show_decision(result.decision)))
+        except ImportError as exc:
+            stack.close()
+            raise EdgeError(f"this build cannot serve claims ({exc}); set service.claim_api = false to run without the claim API") from None
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        register_claim_commands(self.router, svc, trusted)
+        if self.http is not None:
+            register_routes(self.http, svc)
+
+    def check(self) -> ComponentStatus:
+        return ComponentStatus(self.name, self._stack is not None, "ok" if self._stack else "stopped", critical=False)
+
+    def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+
+
 def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = (), routes: Sequence[Route] = ()) -> ServiceRunner:
     """The runner with the real camera, outbox, MQTT publisher, GPS reader, health and status page."""
     device = cfg.device
@@ -96,6 +142,14 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
 
     camera = make_camera(cfg.camera)
     components.append(CameraComponent(camera, probe_s=cfg.service.camera_probe_s, grace_s=cfg.service.camera_grace_s))
+
+    gps_mod = _need("edge.gps.source", "the GPS reader")
+    gps = gps_mod.make_position_source(cfg.gps)
+    components.append(StatefulComponent("gps", gps))
+
+    def gps_state() -> str:
+        state = str(gps.state)
+        return str(gps.latest().status) if state == "connected" else state
 
     try:
         components.append(CheckComponent("matching", model_check(cfg)))
@@ -114,23 +168,20 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
         raise EdgeError(f"outbox {cfg.outbox_path} failed its integrity check; keep the file for inspection and see docs/PI.md")
     components.append(CheckComponent("outbox", lambda: (stats(), True)[1], stop=getattr(outbox, "close", None)))
 
+    sv = cfg.service
+    http = LocalHttpServer(sv.http_host, sv.http_port, board=board) if sv.http_enabled else None
+    router = _need("edge.transport.router", "the MQTT command router").CommandRouter(max_bytes=cfg.mqtt.max_inbound_bytes)
+    if sv.claim_api:
+        components.append(ClaimComponent(cfg, camera=camera, gps=gps, board=board, router=router, http=http))
+
     link_state: Callable[[], str] = lambda: "disabled"
     if cfg.mqtt.enabled:
         mqtt_mod = _need("edge.transport.mqtt", "the MQTT publisher")
-        publisher = mqtt_mod.MqttPublisher(cfg.mqtt, device, cfg.outbox_path)
+        publisher = mqtt_mod.MqttPublisher(cfg.mqtt, device, cfg.outbox_path, on_command=router.handle, store=cfg.store)
         components.append(StatefulComponent("link", publisher, state_attr="link_state"))
         link_state = lambda: str(publisher.link_state)
 
-    gps_mod = _need("edge.gps.source", "the GPS reader")
-    gps = gps_mod.make_position_source(cfg.gps)
-    components.append(StatefulComponent("gps", gps))
-
-    def gps_state() -> str:
-        state = str(gps.state)
-        return str(gps.latest().status) if state == "connected" else state
-
     components.extend(extra_components)
-    sv = cfg.service
     collector = HealthCollector(
         device_id=device.device_id, version=__version__, state_dir=device.state_dir,
         limits=HealthLimits(backlog_max_age_s=sv.backlog_alarm_age_s, disk_low_mb=sv.disk_alarm_mb, cpu_hot_c=sv.cpu_hot_c),
@@ -141,9 +192,7 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
     def health_sink(snapshot: HealthSnapshot) -> None:
         outbox.append("health", snapshot, durable_class="telemetry")  # published retained on …/health
 
-    http = None
-    if sv.http_enabled:
-        http = LocalHttpServer(sv.http_host, sv.http_port, board=board)
+    if http is not None:
         for method, path, handler in routes:
             http.add_route(method, path, handler)
     return ServiceRunner(components, board=board, collector=collector, health_sink=health_sink, http=http,
