@@ -66,8 +66,10 @@ backend = "none"
 type = "folder"
 path = "{frames}"
 
+[claim]
+http_api = false
+
 [service]
-claim_api = false
 http_port = 0
 loop_interval_s = 0.2
 camera_probe_s = 0.5
@@ -184,6 +186,6 @@ def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
 def test_claim_api_without_issuer_keys_is_a_clear_error(tmp_path: Path) -> None:
     """With the claim API on (the default) but no trusted roster issuer configured, start-up names the setting."""
     config, _ = make_terminal(tmp_path)
-    config.write_text(config.read_text().replace("claim_api = false\n", ""))
+    config.write_text(config.read_text().replace("http_api = false\n", ""))
     out = run_edge(config)
     assert out.returncode != 0 and "claim.issuer_keys" in out.stderr and "Traceback" not in out.stderr

@@ -11,7 +11,6 @@ class ServiceConfig(Section):
     http_enabled: bool = Field(True, description="Serve the officer's status page, /api and /metrics.")
     http_host: str = Field("127.0.0.1", description="Address for the status page; keep loopback unless a LAN kiosk needs it.")
     http_port: int = Field(8080, ge=0, le=65535, description="Port for the status page (0 = any free port).")
-    claim_api: bool = Field(True, description="Serve the claim flow (/api/claim, /api/override, /api/ledger) and its MQTT commands; needs 'edge keys init' and a trusted roster issuer.")
     loop_interval_s: float = Field(1.0, gt=0, le=60, description="Main-loop tick: health checks and watchdog keep-alives.")
     camera_probe_s: float = Field(10.0, gt=0, le=3600, description="Capture a probe frame when the camera has been idle this long.")
     camera_grace_s: float = Field(60.0, ge=0, le=3600, description="How long the camera may be recovering before watchdog keep-alives stop (systemd then restarts the service).")

@@ -116,7 +116,7 @@ class ClaimComponent:
                 on_decision=lambda result: self.board.show_decision(result.decision)))
         except ImportError as exc:
             stack.close()
-            raise EdgeError(f"this build cannot serve claims ({exc}); set service.claim_api = false to run without the claim API") from None
+            raise EdgeError(f"this build cannot serve claims ({exc}); set claim.http_api = false to run without the claim API") from None
         except BaseException:
             stack.close()
             raise
@@ -171,7 +171,7 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
     sv = cfg.service
     http = LocalHttpServer(sv.http_host, sv.http_port, board=board) if sv.http_enabled else None
     router = _need("edge.transport.router", "the MQTT command router").CommandRouter(max_bytes=cfg.mqtt.max_inbound_bytes)
-    if sv.claim_api:
+    if cfg.claim.http_api:  # the service's claim flow is its HTTP API (+ the roster/ledger commands it needs)
         components.append(ClaimComponent(cfg, camera=camera, gps=gps, board=board, router=router, http=http))
 
     link_state: Callable[[], str] = lambda: "disabled"
