@@ -115,6 +115,10 @@ install -m 0644 "$SRC/firmware_config/edge.toml.example" "$R$ETC/edge.toml.examp
 if [ "$LIVE" -eq 1 ]; then
   chown -R root:tepat "$R$ETC"
   chmod 0700 "$R$ETC/credentials"
+  # systemd creates StateDirectory= on first start; create it now so 'edge keys init' can run before that.
+  install -d -m 0750 -o tepat -g tepat /var/lib/tepat-edge
+else
+  install -d -m 0750 "$R/var/lib/tepat-edge"
 fi
 
 # 6. systemd units and drop-ins -----------------------------------------------------------------
