@@ -347,7 +347,7 @@ class MqttPublisher:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if reason_code is not None and reason_code.is_failure and not self._session_failed:
-            self._session_failed = f"broker disconnected us: {reason_code}"
+            self._session_failed = f"connection closed: {reason_code}"
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
         entry = self._inflight.pop(mid, None)
