@@ -8,7 +8,7 @@ from typing import Any
 
 from edge.claim.context import make_where
 from edge.claim.face_engine import FaceEngine
-from edge.claim.keys import claim_paths, device_key, template_box
+from edge.claim.keys import claim_paths, device_key, ensure_keys, template_box
 from edge.claim.ledger import Ledger
 from edge.claim.outbox_access import PerThreadOutbox
 from edge.claim.roster_store import RosterStore
@@ -35,6 +35,7 @@ def open_claim_service(
     from edge.timesource import TimeSource
 
     paths = claim_paths(cfg)
+    ensure_keys(cfg)
     key, box = device_key(cfg), template_box(cfg)
     if face is None:
         from edge.claim.face_adapter import make_face_engine

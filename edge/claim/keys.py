@@ -66,8 +66,23 @@ def template_box(cfg: EdgeConfig) -> SecretBox:
 
 
 def trusted_issuer_keys(cfg: EdgeConfig) -> dict[str, Ed25519PublicKey]:
-    """key id → public key for every configured roster issuer; none configured is an error naming the setting."""
+    """key id → public key for every configured roster issuer. With none configured the terminal still
+    serves claims from its installed roster, but refuses every new roster (``unknown_issuer``)."""
     if not cfg.claim.issuer_keys:
-        raise KeyFileError("no trusted roster issuer: set claim.issuer_keys to the programme office's public key file(s)")
+        logger.warning("No trusted roster issuer configured (claim.issuer_keys): every roster offered will be refused")
     keys = [load_public_key(p) for p in cfg.claim.issuer_keys]
     return {public_key_id(k): k for k in keys}
+
+
+def ensure_keys(cfg: EdgeConfig) -> None:
+    """First start of a fresh terminal: create missing keys (like SSH host keys). If a roster database already
+    exists, a missing template key is an error instead: a new key could not decrypt the stored templates."""
+    p = claim_paths(cfg)
+    if p.device_key.exists() and p.template_key.exists():
+        return
+    if not p.template_key.exists() and p.roster.exists() and not os.environ.get("TEPAT_TEMPLATE_KEY"):
+        raise KeyFileError(f"template key {p.template_key} is missing but {p.roster} exists; restore the key "
+                           "(a new key cannot decrypt the stored templates) or remove the roster database and re-import")
+    info = init_keys(cfg)
+    logger.warning("Created this terminal's keys on first start (%s); register device key %s with the central side",
+                   info["created"], info["device_key_id"])

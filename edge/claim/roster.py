@@ -180,6 +180,8 @@ def open_signed_roster(
     if not isinstance(sig, dict) or sig.get("alg") != "ed25519" or not isinstance(sig.get("sig"), str) or not isinstance(sig.get("key_id"), str):
         raise RosterRejected("bad_signature", "signature must be {alg: ed25519, key_id, sig}")
     key = trusted_keys.get(sig["key_id"])
+    if not trusted_keys:
+        raise RosterRejected("unknown_issuer", "this terminal trusts no roster issuer yet (set claim.issuer_keys)")
     if key is None:
         raise RosterRejected("unknown_issuer", f"signed by key {sig['key_id'][:32]!r}, which this device does not trust")
     try:

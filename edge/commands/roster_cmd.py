@@ -99,8 +99,12 @@ def run_import(args: argparse.Namespace) -> int:
     from edge.claim.keys import trusted_issuer_keys
     from edge.errors import NotFoundError
 
+    from edge.errors import ConfigError
+
     cfg = config_from_args(args)
     keys = trusted_issuer_keys(cfg)
+    if not keys:
+        raise ConfigError("no trusted roster issuer: set claim.issuer_keys to the programme office's public key file(s)")
     try:
         data = args.file.read_bytes()
     except FileNotFoundError:
