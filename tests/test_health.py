@@ -103,3 +103,23 @@ def test_cpu_temp_reads_millidegrees(tmp_path: Path) -> None:
     zone.write_text("48312\n")
     assert sysinfo.cpu_temp_c(zone) == pytest.approx(48.312)
     assert sysinfo.cpu_temp_c(tmp_path / "missing") is None
+
+
+def test_edge_health_cli_reports_the_outbox_backlog(tmp_path: Path) -> None:
+    """`edge health` prints a valid snapshot including the backlog of an existing outbox, and Prometheus text on request."""
+    import subprocess
+    import sys
+
+    from edge.store.outbox import Outbox
+
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[device]\ndevice_id = "dev-9"\nstate_dir = "{tmp_path}"\n')
+    with Outbox(tmp_path / "outbox.sqlite", "dev-9") as outbox:
+        outbox.append("verification", {"n": 1})
+    out = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "health"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    snap = HealthSnapshot.model_validate_json(out.stdout)
+    assert snap.device_id == "dev-9" and snap.outbox_backlog == 1 and snap.disk_free_mb > 0
+    prom = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "health", "--prometheus"],
+                          capture_output=True, text=True, timeout=60)
+    assert 'tepat_outbox_backlog{device_id="dev-9"} 1' in prom.stdout

@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, metavar="N", help="status page port (overrides service.http_port)")
     p.set_defaults(func=run)
 
-    h = sub.add_parser("health", help="print one health report (the retained …/health payload) as JSON")
+    h = sub.add_parser("health", help="print one health report (the retained …/health payload) as JSON",
+                       description="Machine vitals and the outbox backlog, as the service would report them. Camera, GPS and link "
+                                   "states are only known inside the running service (see its /metrics or status page).")
     h.add_argument("--prometheus", action="store_true", help="print the Prometheus text format instead")
     h.set_defaults(func=health)
 
@@ -48,7 +50,18 @@ def health(args: argparse.Namespace) -> int:
         device_id=cfg.device.device_id, version=__version__, state_dir=cfg.device.state_dir,
         limits=HealthLimits(backlog_max_age_s=sv.backlog_alarm_age_s, disk_low_mb=sv.disk_alarm_mb, cpu_hot_c=sv.cpu_hot_c),
     )
-    snapshot = collector.collect()
+    outbox = None
+    if cfg.outbox_path.exists():  # the backlog, read beside a running service (SQLite WAL allows it)
+        from edge.service.assemble import outbox_stats_reader
+        from edge.store.outbox import Outbox
+
+        outbox = Outbox(cfg.outbox_path, cfg.device.device_id, synchronous=cfg.store.synchronous)
+        collector.outbox_stats = outbox_stats_reader(outbox)
+    try:
+        snapshot = collector.collect()
+    finally:
+        if outbox is not None:
+            outbox.close()
     if args.prometheus:
         print(to_prometheus(snapshot), end="")
     else:
