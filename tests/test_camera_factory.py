@@ -89,3 +89,57 @@ def test_recovery_states() -> None:
     assert rec.state == "failed" and rec.next_attempt_at == 103.0
     rec.on_success()
     assert rec.state == "ok" and rec.due(0)
+
+
+class FakeVideoCapture:
+    """Stands in for cv2.VideoCapture (no USB camera on this machine): BGR frames until ``unplug``."""
+
+    unplug = False
+    opened: list["FakeVideoCapture"] = []
+
+    def __init__(self, index, api) -> None:
+        self.props: dict = {}
+        self.released = False
+        FakeVideoCapture.opened.append(self)
+
+    def isOpened(self) -> bool:
+        return not FakeVideoCapture.unplug
+
+    def set(self, prop, value) -> bool:
+        self.props[prop] = value
+        return True
+
+    def read(self):
+        if FakeVideoCapture.unplug:
+            return False, None
+        bgr = np.zeros((48, 64, 3), np.uint8)
+        bgr[..., 0] = 255  # blue in OpenCV's B,G,R order
+        return True, bgr
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_v4l2_frames_are_rgb_and_recover(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The V4L2 backend converts OpenCV's BGR to RGB, asks for the configured size, and reopens after the device vanishes."""
+    import cv2
+
+    FakeVideoCapture.unplug, FakeVideoCapture.opened = False, []
+    monkeypatch.setattr(cv2, "VideoCapture", FakeVideoCapture)
+    now = [0.0]
+    cam = V4l2Camera(V4l2Config(device=0, width=640, height=480, recovery=CameraRecoveryConfig(initial_s=1, max_s=4, fail_after=3)),
+                     clock=lambda: now[0])
+    cam.path = tmp_path / "video0"
+    cam.path.touch()
+    with cam:
+        frame = cam.capture()
+        assert frame.rgb[0, 0].tolist() == [0, 0, 255]
+        assert FakeVideoCapture.opened[0].props[cv2.CAP_PROP_FRAME_WIDTH] == 640
+        FakeVideoCapture.unplug = True
+        with pytest.raises(CameraError, match="returned no frame"):
+            cam.capture()
+        assert cam.state == "recovering" and FakeVideoCapture.opened[0].released
+        FakeVideoCapture.unplug = False
+        now[0] = 1.0
+        assert cam.capture().rgb.shape == (48, 64, 3) and cam.state == "ok"
+    assert all(c.released for c in FakeVideoCapture.opened)
