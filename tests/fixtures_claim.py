@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
+import threading
+import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -157,3 +161,74 @@ def make_terminal(tmp_path, issuer_key, trusted_keys):
 
     yield make
     stack.close()
+
+
+class Central:
+    """The central side as a test sees it: an 'operator' MQTT client that records every event and sends commands."""
+
+    def __init__(self, broker) -> None:
+        self.events: list[tuple[str, dict]] = []
+        self.cond = threading.Condition()
+        import paho.mqtt.client as mqtt
+
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"central-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
+        self.client.username_pw_set("operator", broker.password("operator"))
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe("tepat/v1/+/+/event/#", qos=1)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert subscribed.wait(10), "central could not subscribe"
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self.cond:
+            self.events.append((msg.topic, json.loads(msg.payload)))
+            self.cond.notify_all()
+
+    def wait_for(self, pred, timeout: float = 20.0) -> list[tuple[str, dict]]:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                hits = [e for e in self.events if pred(*e)]
+                if hits or time.monotonic() > deadline:
+                    return hits
+                self.cond.wait(0.2)
+
+    def command(self, device: Any, name: str, args: dict) -> None:
+        env = {"schema_name": "tepat.command", "schema_version": 1, "command_id": uuid.uuid4().hex,
+               "issued_at": datetime.now(timezone.utc).isoformat(), "issuer": "central-test", "args": args}
+        self.client.publish(f"tepat/v1/{device.region}/{device.device_id}/cmd/{name}", json.dumps(env), qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture()
+def central(mosquitto):
+    """An operator client on the real broker, subscribed to every device's events."""
+    c = Central(mosquitto)
+    yield c
+    c.close()
+
+
+def publisher_for(svc, device, mosquitto, mqtt_config_for, trusted_keys):
+    """A real MQTT publisher draining ``svc``'s outbox, with cmd/roster and cmd/ledger routed to ``svc``."""
+    from edge.claim.central import register_claim_commands
+    from edge.transport.mqtt import MqttPublisher
+    from edge.transport.router import CommandRouter
+
+    router = CommandRouter()
+    register_claim_commands(router, svc, trusted_keys)
+    outbox_path = svc.outbox._here().path
+    return MqttPublisher(mqtt_config_for(mosquitto, device.device_id), device, outbox_path, on_command=router.handle)
+
+
+def wait_until_linked(pub, timeout: float = 15.0) -> None:
+    """Commands sent before the device's session subscribes are not queued for it: wait for the link first."""
+    deadline = time.monotonic() + timeout
+    while pub.link_state != "up" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pub.link_state == "up", pub.stats()
+    time.sleep(0.5)  # the cmd/# subscription follows the CONNACK
