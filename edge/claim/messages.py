@@ -33,6 +33,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "head_tilted": ("Kepala miring. Minta menghadap lurus ke kamera.", "Head tilted. Face the camera."),
     "multiple_faces": ("Lebih dari satu wajah. Hanya penerima di depan kamera.", "More than one face. Only the claimant in front of the camera."),
     "face_at_edge": ("Wajah terpotong. Posisikan wajah di tengah.", "Face cut at the edge. Centre the face."),
+    "too_blurred": ("Gambar kabur. Minta penerima diam sejenak.", "Blurred. Ask the claimant to hold still."),
+    "overexposed": ("Terlalu terang. Hindari cahaya langsung.", "Too bright. Avoid direct light."),
+    "face_cut_at_edge": ("Wajah terpotong. Posisikan wajah di tengah.", "Face cut at the edge. Centre the face."),
     "officer_override": ("Keputusan diubah petugas {officer_id}: {override_reason}.", "Decision overridden by officer {officer_id}: {override_reason}."),
 }
 
