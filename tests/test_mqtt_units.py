@@ -135,3 +135,20 @@ def test_consumer_rejects_invalid_and_mismatched() -> None:
     assert s.handle("tepat/v1/jabar/dev-1/status", StatusPayload(device_id="dev-1", state="online").model_dump_json().encode()) == "status"
     assert s.devices["dev-1"].status == "online"
     assert s.invalid == 2 and s.totals()["unique"] == 0
+
+
+def test_publisher_treats_failed_puback_as_error(tmp_path) -> None:  # noqa: ANN001
+    """A PUBACK carrying a failure reason code (MQTT 5 'Not authorized') is counted as refused and never marked delivered."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from edge.config import DeviceConfig, MqttConfig
+    from edge.transport.mqtt import MqttPublisher
+
+    pub = MqttPublisher(MqttConfig(), DeviceConfig(device_id="dev-1", state_dir=tmp_path), tmp_path / "o.sqlite")
+    pub._inflight = {7: ("key-refused", 3, "tepat/v1/dev/dev-1/event/verification"), 8: ("key-ok", 4, "tepat/v1/dev/dev-1/event/verification")}
+    pub._on_publish(None, None, 7, ReasonCode(PacketTypes.PUBACK, "Not authorized"), None)
+    pub._on_publish(None, None, 8, ReasonCode(PacketTypes.PUBACK, "Success"), None)
+    assert pub._acked == ["key-ok"]
+    assert pub.stats().refused == 1 and pub.link_state == "auth_failed"
+    assert "record seq 3" in (pub.stats().last_error or "") and "Not authorized" in pub._session_failed

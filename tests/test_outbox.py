@@ -193,3 +193,19 @@ def test_kill9_during_appends_loses_nothing_accepted(outbox_path: Path, tmp_path
         seqs = sorted(stored.values())
         assert seqs == list(range(1, len(seqs) + 1))  # no gaps, no half-written rows
         assert box.append("verification", {"after": True}).seq == seqs[-1] + 1
+
+
+def test_sqlite_full_is_storage_full_and_keeps_accepted(outbox_path: Path) -> None:
+    """When SQLite itself runs out of room (max_page_count) a record append raises StorageFullError, rolls back, and keeps every earlier record."""
+    accepted: list[str] = []
+    with Outbox(outbox_path, "dev-1", min_free_mb=1) as box:
+        pages = box._db.execute("PRAGMA page_count").fetchone()[0]
+        box._db.execute(f"PRAGMA max_page_count = {pages + 8}")
+        with pytest.raises(StorageFullError, match="storage full"):
+            for i in range(10_000):
+                accepted.append(box.append("verification", {"i": i, "pad": "z" * 2000}).key)
+    assert 0 < len(accepted) < 10_000
+    with Outbox(outbox_path, "dev-1") as box:
+        assert box.integrity_ok()
+        assert [i.key for i in box.pending(100_000)] == accepted
+        assert box.append("verification", {"after": 1}).seq == len(accepted) + 1
