@@ -123,3 +123,20 @@ def test_edge_health_cli_reports_the_outbox_backlog(tmp_path: Path) -> None:
     prom = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "health", "--prometheus"],
                           capture_output=True, text=True, timeout=60)
     assert 'tepat_outbox_backlog{device_id="dev-9"} 1' in prom.stdout
+
+
+def test_firmware_flags_read_at_most_every_10_s(tmp_path: Path) -> None:
+    """Throttling flags (possibly a vcgencmd process) are re-read only every firmware_every_s, not every tick."""
+    now, reads = [0.0], []
+
+    def read():
+        reads.append(now[0])
+        return 0x4 if now[0] >= 10 else 0
+
+    collector = HealthCollector(device_id="d1", version="1", state_dir=tmp_path, read_throttled=read, clock=lambda: now[0])
+    for t in (0.0, 1.0, 9.9):
+        now[0] = t
+        assert not collector.collect().throttled.throttled_now
+    now[0] = 10.0
+    assert collector.collect().throttled.throttled_now
+    assert reads == [0.0, 10.0]

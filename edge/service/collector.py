@@ -45,6 +45,14 @@ class HealthCollector:
     read_throttled: Callable[[], int | None] = sysinfo.throttled_raw
     clock: Callable[[], float] = time.monotonic
     started_at: float = field(default_factory=time.monotonic)
+    firmware_every_s: float = 10.0  # throttling may need a vcgencmd process: read it at most this often
+    _firmware: tuple[float, int | None] | None = field(default=None, init=False, repr=False)
+
+    def _throttled(self) -> int | None:
+        now = self.clock()
+        if self._firmware is None or now - self._firmware[0] >= self.firmware_every_s:
+            self._firmware = (now, self.read_throttled())
+        return self._firmware[1]
 
     def collect(self) -> HealthSnapshot:
         backlog: int | None = None
@@ -58,7 +66,7 @@ class HealthCollector:
             device_id=self.device_id,
             uptime_s=max(0.0, self.clock() - self.started_at),
             cpu_temp_c=self.read_cpu_temp(),
-            throttled=decode_throttled(self.read_throttled()),
+            throttled=decode_throttled(self._throttled()),
             disk_free_mb=sysinfo.disk_free_mb(self.state_dir),
             outbox_backlog=backlog,
             outbox_oldest_age_s=oldest,
