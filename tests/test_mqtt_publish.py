@@ -81,7 +81,7 @@ def test_last_will_says_offline_when_link_dies(mosquitto_fresh, tmp_path: Path) 
                 proxy.cut()
                 # the broker notices after 1.5 x keepalive and sends the will
                 assert c.wait_for(lambda s: s.devices["dev-1"].status == "offline", 15)
-                assert pub.link_state == "down"
+                assert _wait(lambda: pub.link_state == "down", 10)
 
 
 def test_acl_refusal_is_an_error_not_a_delivery(mosquitto, tmp_path: Path) -> None:

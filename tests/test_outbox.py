@@ -178,13 +178,15 @@ def test_kill9_during_appends_loses_nothing_accepted(outbox_path: Path, tmp_path
     acknowledged: list[tuple[int, str]] = []
     for round_ in range(3):
         procs = [subprocess.Popen([sys.executable, str(script), str(outbox_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-        time.sleep(0.8 + 0.3 * round_)
+        first = [p.stdout.readline() for p in procs]  # both are appending now (start-up time varies with load)
+        time.sleep(0.2 + 0.2 * round_)
         for p in procs:
             os.kill(p.pid, signal.SIGKILL)
-        for p in procs:
+        for p, line in zip(procs, first):
             out, _ = p.communicate(timeout=10)
-            acknowledged += [(int(s), k) for s, k in (line.split() for line in out.splitlines() if len(line.split()) == 2)]
-    assert len(acknowledged) > 20
+            lines = [line, *out.splitlines()]
+            acknowledged += [(int(s), k) for s, k in (x.split() for x in lines if len(x.split()) == 2)]
+    assert len(acknowledged) >= 6
     with Outbox(outbox_path, "dev-1") as box:
         assert box.integrity_ok()
         stored = {i.key: i.seq for i in box.pending(1_000_000)}

@@ -198,7 +198,12 @@ class MqttPublisher:
         attempt = 0
         with outbox:
             while not self._stop.is_set():
-                ok = self._session(outbox)
+                try:
+                    ok = self._session(outbox)
+                except Exception as exc:  # noqa: BLE001 - the publisher must outlive any single failure
+                    logger.exception("MQTT publisher session failed unexpectedly: %s", exc)
+                    self._set(link_state="down", connected_since=None, last_error=f"internal error: {exc}")
+                    ok = False
                 if self._stop.is_set():
                     break
                 attempt = 1 if ok else attempt + 1
@@ -323,6 +328,8 @@ class MqttPublisher:
         self._flush_acks(outbox)
         bye = StatusPayload(device_id=self.device.device_id, state="offline", reason="shutdown", software=__version__)
         info = client.publish(self.status_topic, bye.model_dump_json(), qos=1, retain=True)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return
         while not info.is_published() and time.monotonic() < end + 1.0:
             if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return
