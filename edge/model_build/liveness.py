@@ -207,22 +207,55 @@ def export_onnx(net, path: Path) -> None:
                           output_names=["logits"], opset_version=13, dynamo=False)
 
 
-def convert_tflite(onnx_path: Path, work: Path) -> Path:
-    """onnx2tf conversion in ``work``; returns the fp32 .tflite path."""
+def convert_tflite(onnx_path: Path, work: Path, calib: np.ndarray | None = None) -> Path:
+    """onnx2tf conversion in ``work``; returns the fp32 .tflite path.
+
+    With ``calib`` (N x 80 x 80 x 3 BGR crops) it also writes the experimental quantised
+    variants ``*_dynamic_range_quant.tflite`` and ``*_integer_quant.tflite`` (int8 inside,
+    float32 in/out) beside it.
+    """
     import onnx2tf
 
     # onnx2tf fetches a calibration sample from the internet unless this file is present;
-    # it is only used for full-integer quantisation, which this build does not do.
+    # real calibration data, when given, is passed explicitly below.
     np.save(work / "calibration_image_sample_data_20x128x128x3_float32.npy",
             np.zeros((20, 128, 128, 3), np.float32))
+    quant = {}
+    if calib is not None:
+        np.save(work / "calib.npy", calib)
+        quant = dict(output_dynamic_range_quantized_tflite=True, output_integer_quantized_tflite=True,
+                     custom_input_op_name_np_data_path=[["input", str(work / "calib.npy"),
+                                                         [[[[0.0, 0.0, 0.0]]]], [[[[1.0, 1.0, 1.0]]]]]],
+                     input_quant_dtype="float32", output_quant_dtype="float32")
     cwd = os.getcwd()
     os.chdir(work)
     try:
         onnx2tf.convert(input_onnx_file_path=str(onnx_path), output_folder_path=str(work / "tf"),
-                        copy_onnx_input_output_names_to_tflite=True, non_verbose=True)
+                        copy_onnx_input_output_names_to_tflite=True, non_verbose=True, **quant)
     finally:
         os.chdir(cwd)
     return work / "tf" / f"{onnx_path.stem}_float32.tflite"
+
+
+def output_tensor(tflite: Path) -> str:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(tflite)).get_output_details()[0]["name"]
+
+
+def write_variants(spec: LivenessSpec, tf_dir: Path, fp32_entry: dict, variants_dir: Path) -> None:
+    """Copy the quantised variants into ``variants_dir/<variant>/`` each with its own manifest,
+    so ``python -m edge.model_build.liveness_eval --models DIR`` can measure them."""
+    for variant in ("dynamic_range_quant", "integer_quant"):
+        src = tf_dir / f"{spec.name}_{variant}.tflite"
+        dest_dir = variants_dir / variant
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / src.name
+        dest.write_bytes(src.read_bytes())
+        entry = {**fp32_entry, "file": dest.name, "sha256": sha256_of(dest), "size": dest.stat().st_size,
+                 "outputs": [{**fp32_entry["outputs"][0], "tensor": output_tensor(dest)}]}
+        entry["build"] = {**fp32_entry["build"], "variant": f"{variant} (experimental, not shipped)"}
+        update_entries(dest_dir, {spec.name: entry})
 
 
 def compare_tflite(net, tflite: Path, inputs_nchw: np.ndarray) -> float:
@@ -245,7 +278,7 @@ def compare_tflite(net, tflite: Path, inputs_nchw: np.ndarray) -> float:
     return worst
 
 
-def manifest_entry(spec: LivenessSpec, tflite: Path, max_diff: float) -> dict:
+def manifest_entry(spec: LivenessSpec, tflite: Path, max_diff: float, probe: str) -> dict:
     import onnx2tf
     import tensorflow as tf
     import torch
@@ -264,34 +297,50 @@ def manifest_entry(spec: LivenessSpec, tflite: Path, max_diff: float) -> dict:
                           "raw 0..255 (no /255, no mean/std)"),
         "build": {"command": "python -m edge.model_build.liveness", "torch": torch.__version__,
                   "onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__,
-                  "check": f"max |softmax diff| vs PyTorch = {max_diff:.2e}"},
+                  "check": f"max |softmax diff| vs PyTorch = {max_diff:.2e} on {probe}"},
     }
 
 
-def build(out_dir: Path, keep_onnx: bool = False) -> list[dict]:
-    """Build every liveness model into ``out_dir`` and record it in its manifest."""
+def build(out_dir: Path, keep_onnx: bool = False, variants_dir: Path | None = None) -> list[dict]:
+    """Build every liveness model into ``out_dir`` and record it in its manifest.
+
+    The fp32 model is checked against PyTorch on random inputs and, when ../shared/datasets is
+    present, on real face crops. ``variants_dir`` also writes quantised variants there.
+    """
+    from edge.model_build.liveness_eval import calibration_crops
+
     rng = np.random.default_rng(0)
     entries = []
     for spec in SPECS:
         weights = find_weights(spec)
         logger.info("Building %s from %s", spec.name, weights)
         net = load_network(spec, weights)
+        crops = calibration_crops(spec.scale)
+        if crops is None:
+            logger.warning("../shared/datasets not found: checking %s on random inputs only", spec.name)
+            if variants_dir:
+                raise ModelError("quantised variants need calibration crops from ../shared/datasets")
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             onnx_path = work / f"{spec.name}.onnx"
             export_onnx(net, onnx_path)
-            tflite = convert_tflite(onnx_path, work)
-            probe = np.concatenate([rng.uniform(0, 255, (4, 3, 80, 80)),
-                                    np.full((1, 3, 80, 80), 128.0)]).astype(np.float32)
-            diff = compare_tflite(net, tflite, probe)
+            tflite = convert_tflite(onnx_path, work, crops if variants_dir else None)
+            probe = [rng.uniform(0, 255, (4, 3, 80, 80)), np.full((1, 3, 80, 80), 128.0)]
+            if crops is not None:
+                probe.append(crops[:: max(1, len(crops) // 20)].transpose(0, 3, 1, 2))
+            diff = compare_tflite(net, tflite, np.concatenate(probe).astype(np.float32))
             if diff > 1e-3:
                 raise ModelError(f"{spec.name}: TFLite differs from PyTorch by {diff:.3g} (softmax); not written")
             dest = out_dir / spec.tflite
             dest.write_bytes(tflite.read_bytes())
             if keep_onnx:
                 (out_dir / onnx_path.name).write_bytes(onnx_path.read_bytes())
+            probe_desc = "5 random inputs" + (f" and {len(probe[-1])} real face crops" if crops is not None else "")
+            entry = manifest_entry(spec, dest, diff, probe_desc)
+            if variants_dir:
+                write_variants(spec, tflite.parent, entry, variants_dir)
         logger.info("%s: written %s (max softmax diff vs PyTorch %.2e)", spec.name, dest, diff)
-        entries.append(manifest_entry(spec, dest, diff))
+        entries.append(entry)
     update_entries(out_dir, {e["name"]: e for e in entries})
     return entries
 
@@ -300,10 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge.model_build.liveness", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)")
     parser.add_argument("--keep-onnx", action="store_true", help="also write the intermediate ONNX files")
+    parser.add_argument("--variants", type=Path, metavar="DIR",
+                        help="experiment: also write dynamic-range and int8 variants (calibrated on real crops) to DIR")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    build(args.out, args.keep_onnx)
+    build(args.out, args.keep_onnx, args.variants)
     return 0
 
 

@@ -76,6 +76,26 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
+def calibration_crops(scale: float, n: int = 200, datasets: Path | None = None) -> np.ndarray | None:
+    """Up to ``n`` real 80x80 BGR float32 crops (NHWC) at ``scale`` from the calibration split of
+    ``faces/`` (identities and images that pairs.csv does not use); None without the datasets."""
+    from edge.face.liveness import scaled_crop
+    from edge.model_build.faces import split_images, spread
+
+    datasets = datasets or shared_dir() / "datasets"
+    onnx = shared_dir() / "models" / "face_detection_yunet_2023mar.onnx"
+    if not (datasets / "faces").is_dir() or not onnx.is_file():
+        return None
+    find = FaceBoxFinder(onnx)
+    crops = []
+    for path in spread(split_images(datasets).calibration, n):
+        rgb = read_rgb(path)
+        box = find(rgb[:, :, ::-1])
+        if box is not None:
+            crops.append(scaled_crop(rgb, box, scale)[:, :, ::-1].astype(np.float32))
+    return np.stack(crops) if crops else None
+
+
 def effective_scale(box, scale: float, width: int, height: int) -> float:
     """The enlargement actually used after upstream's fit-in-frame reduction."""
     bw, bh = box[2] - box[0], box[3] - box[1]
