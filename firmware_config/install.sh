@@ -105,6 +105,8 @@ fi
 
 # 5. Configuration (never overwritten) and credentials ----------------------------------------
 install -d -m 0750 "$R$ETC" "$R$ETC/credentials"
+# LoadCredential= needs the file to exist; an empty one keeps the unit startable until the password is set.
+if [ ! -e "$R$ETC/credentials/mqtt-password" ]; then install -m 0600 /dev/null "$R$ETC/credentials/mqtt-password"; fi
 if [ ! -e "$R$ETC/edge.toml" ]; then
   install -m 0640 "$SRC/firmware_config/edge.toml.example" "$R$ETC/edge.toml"
   say "wrote $ETC/edge.toml: set device_id, region, distribution_point and the broker before starting"
