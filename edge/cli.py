@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.schema_cmd",
     "edge.commands.outbox_cmd",
     "edge.commands.monitor_cmd",
+    "edge.commands.gps_cmd",
 )
 
 logger = logging.getLogger("edge")
