@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edge.commands.common import config_from_args, print_json
+from edge.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise ConfigError(f"--port {args.port}: a port is 0-65535")
         cfg.service.http_port = args.port
     setup_logging(args.log_level or cfg.device.log_level, cfg.device.log_format)
     runner = build_service(cfg)
