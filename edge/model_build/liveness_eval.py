@@ -175,6 +175,38 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
     return report
 
 
+def bench(models_dir: Path, datasets: Path, onnx: Path, runs: int = 200) -> list[str]:
+    """Median check() time (crop + resize + both models) on the live sample scaled to camera
+    frame sizes, per thread count, and the resident memory the checker adds."""
+    import cv2
+    import psutil
+
+    rgb = read_rgb(datasets / "hard" / "spoof" / "live_image_T1.jpg")
+    box = FaceBoxFinder(onnx)(rgb[:, :, ::-1])
+    from edge.face.liveness import LivenessChecker
+
+    lines = []
+    for threads in (1, 2):
+        rss0 = psutil.Process().memory_info().rss
+        with LivenessChecker(models_dir, threads=threads) as checker:
+            rss = psutil.Process().memory_info().rss - rss0
+            for w, h in ((480, 640), (1280, 960)):
+                frame = cv2.resize(rgb, (w, h))
+                b = (box[0] * w / 480, box[1] * h / 640, box[2] * w / 480, box[3] * h / 640)
+                for _ in range(20):
+                    checker.check(frame, b)
+                times = []
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    checker.check(frame, b)
+                    times.append(time.perf_counter() - t0)
+                lines.append(f"threads {threads}  frame {w}x{h}  check() median {1000 * statistics.median(times):.2f} ms"
+                             f"  p90 {1000 * float(np.percentile(times, 90)):.2f} ms")
+        if threads == 1:  # a second load reuses freed memory, so only the first is meaningful
+            lines.append(f"loading both models added {rss / 2**20:.0f} MiB resident memory")
+    return lines
+
+
 def print_report(r: dict) -> None:
     print("hard/spoof:")
     for s in r["spoof"]:
@@ -203,9 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default: %(default)s)")
     parser.add_argument("--pad", choices=("none", "reflect", "black"), default="none",
                         help="experiment: add a border so no crop is shrunk to fit (default: none = product rule)")
+    parser.add_argument("--bench", action="store_true", help="only time check() (1 and 2 threads) and exit")
     parser.add_argument("--json", type=Path, help="also write the full report here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.bench:
+        print("\n".join(bench(args.models, args.datasets, args.yunet)))
+        return 0
     report = evaluate(args.models, args.datasets, args.yunet, args.every, args.threads, args.pad)
     print_report(report)
     if args.json:
