@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.errors import ImageError
-from edge.face.liveness import LivenessResult, crop_box, decide, live_probability, scaled_crop
+from edge.face.liveness import LivenessResult, crop_box, decide, fuse_burst, live_probability, scaled_crop
 
 
 def coordinate_frame(width: int, height: int) -> np.ndarray:
@@ -126,3 +126,19 @@ def test_decide_averages_models_and_applies_threshold():
     assert isinstance(live, LivenessResult) and live.per_model == {"a": 0.9, "b": 0.3}
     with pytest.raises(ValueError):
         decide({}, threshold=0.5)
+
+
+def test_fuse_burst_takes_the_median_frame():
+    """A burst's score is the median of its frames: one attack-looking frame among live ones does not fail it."""
+    frames = [decide({"a": p, "b": p}, 0.5) for p in (0.95, 0.9, 0.1, 0.85, 0.92)]
+    fused = fuse_burst(frames)
+    assert fused.is_live and fused.live_score == pytest.approx(0.9) and fused.per_model == {"a": 0.9, "b": 0.9}
+    assert not fuse_burst([decide({"a": p}, 0.5) for p in (0.2, 0.9, 0.3)]).is_live
+
+
+def test_fuse_burst_refuses_empty_or_mixed_thresholds():
+    """An empty burst or frames judged with different thresholds cannot be fused."""
+    with pytest.raises(ValueError, match="no liveness"):
+        fuse_burst([])
+    with pytest.raises(ValueError, match="thresholds"):
+        fuse_burst([decide({"a": 0.9}, 0.5), decide({"a": 0.9}, 0.6)])

@@ -115,6 +115,22 @@ def decide(per_model: dict[str, float], threshold: float) -> LivenessResult:
     return LivenessResult(live_score=score, is_live=score >= threshold, threshold=threshold, per_model=dict(per_model))
 
 
+def fuse_burst(results: Sequence[LivenessResult]) -> LivenessResult:
+    """One decision for a burst of frames of the same face: the median live score (and the
+    median of each model's score), so one odd frame neither passes nor fails a claim alone.
+    The threshold must be the same for every frame."""
+    if not results:
+        raise ValueError("no liveness results to fuse")
+    thresholds = {r.threshold for r in results}
+    if len(thresholds) != 1:
+        raise ValueError(f"liveness results use different thresholds {sorted(thresholds)}")
+    threshold = thresholds.pop()
+    score = float(np.median([r.live_score for r in results]))
+    names = set().union(*(r.per_model for r in results))
+    per_model = {n: float(np.median([r.per_model[n] for r in results if n in r.per_model])) for n in sorted(names)}
+    return LivenessResult(live_score=score, is_live=score >= threshold, threshold=threshold, per_model=per_model)
+
+
 class LivenessChecker:
     """Runs both MiniFASNet models on one face; models verified against models/manifest.json.
 
