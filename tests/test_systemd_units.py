@@ -130,6 +130,8 @@ def test_install_is_idempotent_and_keeps_the_operator_config(tmp_path: Path) -> 
     assert boot.startswith("dtparam=audio=on\n") and boot.count("# >>> tepat-edge >>>") == 1
     assert "camera_auto_detect=1" in boot and "dtparam=watchdog=on" in boot and "enable_uart=1" in boot
     assert (root / "etc/systemd/system/multi-user.target.wants/tepat-edge.service").is_symlink()
+    if (ROOT / "firmware_config" / "gps" / "gpsd").exists():  # the GPS part's gpsd settings ride along
+        assert (root / "etc/default/gpsd").read_text() == (ROOT / "firmware_config" / "gps" / "gpsd").read_text()
     credential = root / "etc/tepat-edge/credentials/mqtt-password"  # LoadCredential= source must exist
     assert credential.exists() and credential.stat().st_mode & 0o077 == 0
     if shutil.which("systemd-sysusers"):
