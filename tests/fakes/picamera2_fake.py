@@ -3,7 +3,7 @@
 Signatures follow picamera2 0.3.38: ``Picamera2(camera_num=0, ...)``, static
 ``global_camera_info()``, ``create_preview_configuration(main={}, ..., buffer_count=4,
 controls={}, ...)``, ``create_still_configuration(..., buffer_count=1, ...)``,
-``configure(camera_config=None)``, ``start(config=None, show_preview=False)``,
+``configure(camera_config="preview")``, ``start(config=None, show_preview=False)``,
 ``capture_array(name="main", wait=None, signal_function=None)``, ``capture_request(wait=None,
 signal_function=None, flush=None)`` returning a request with ``make_array(name)``,
 ``get_metadata()`` and ``release()``, ``set_controls(controls)``, ``stop()``, ``close()``, and
@@ -147,7 +147,7 @@ class Picamera2:
             if name not in self.camera_controls:
                 raise RuntimeError(f"Control {name} is not advertised by libcamera")
 
-    def configure(self, camera_config: Any = None) -> None:
+    def configure(self, camera_config: Any = "preview") -> None:
         if self.closed or self.started:
             raise RuntimeError("Camera must be stopped before configuring")
         if not isinstance(camera_config, dict):
