@@ -99,9 +99,10 @@ def test_acl_refusal_is_an_error_not_a_delivery(mosquitto, tmp_path: Path) -> No
         assert box.stats().delivered == 0
 
 
-def test_bad_credentials_keep_records_and_retry(mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_bad_credentials_keep_records_and_retry(mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture, protocol: str) -> None:
     """A broker that rejects the password gives link_state 'auth_failed', a clear log line, and loses nothing."""
-    cfg = mqtt_config(mosquitto, "dev-1", password="not-the-password", reconnect_min_s=0.2, reconnect_max_s=0.5)
+    cfg = mqtt_config(mosquitto, "dev-1", password="not-the-password", protocol=protocol, reconnect_min_s=0.2, reconnect_max_s=0.5)
     box_path = tmp_path / "o.sqlite"
     _fill(box_path, "dev-1", 5)
     with caplog.at_level("ERROR"):
