@@ -152,3 +152,17 @@ def test_publisher_treats_failed_puback_as_error(tmp_path) -> None:  # noqa: ANN
     assert pub._acked == ["key-ok"]
     assert pub.stats().refused == 1 and pub.link_state == "auth_failed"
     assert "record seq 3" in (pub.stats().last_error or "") and "Not authorized" in pub._session_failed
+
+
+def test_consumer_checks_payload_against_its_schema() -> None:
+    """An envelope whose payload names a known schema but does not match it is invalid; a matching one is accepted."""
+    s = ConsumerState("tepat/v1")
+    t = "tepat/v1/jabar/dev-1/event/heartbeat"
+
+    def env(payload: dict, seq: int) -> bytes:
+        return Envelope(idempotency_key=str(uuid.uuid4()), device_id="dev-1", seq=seq, created_at=datetime.now(timezone.utc),
+                        kind="heartbeat", payload_schema="tepat.telemetry", payload=payload).model_dump_json().encode()
+
+    assert s.handle(t, env({"schema_name": "tepat.telemetry", "name": "hb", "values": {"t": 1}}, 1)) == "new"
+    assert s.handle(t, env({"schema_name": "tepat.telemetry", "values": "not-a-dict"}, 2)) == "invalid"
+    assert "does not match tepat.telemetry" in s.errors[-1]

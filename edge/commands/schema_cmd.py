@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from pathlib import Path
-
-# Models defined by other areas that travel over MQTT; exported when their module is present.
-OPTIONAL_MODELS: tuple[tuple[str, str], ...] = (
-    ("edge.service.health", "HealthSnapshot"),
-    ("edge.claim.records", "DecisionRecord"),
-    ("edge.claim.records", "OverrideRecord"),
-    ("edge.claim.records", "ConflictRecord"),
-)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,14 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def collect() -> dict[str, dict]:
     """File name -> JSON Schema, for WIRE_MODELS plus the optional models of other areas."""
-    from edge.messages import json_schemas, register_wire_model
+    from edge.messages import json_schemas, load_all_wire_models
 
-    for module, attr in OPTIONAL_MODELS:
-        try:
-            model = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        register_wire_model(model)
+    load_all_wire_models()
     return json_schemas()
 
 

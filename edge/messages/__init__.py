@@ -100,6 +100,38 @@ def register_wire_model(model: type[BaseModel]) -> type[BaseModel]:
     return model
 
 
+# Models of other areas that travel over MQTT; loaded by :func:`load_all_wire_models` when present.
+OPTIONAL_WIRE_MODELS: tuple[tuple[str, str], ...] = (
+    ("edge.service.health", "HealthSnapshot"),
+    ("edge.claim.records", "DecisionRecord"),
+    ("edge.claim.records", "OverrideRecord"),
+    ("edge.claim.records", "ConflictRecord"),
+)
+
+
+def load_all_wire_models() -> list[type[BaseModel]]:
+    """:data:`WIRE_MODELS` after registering the optional models of other areas that are installed."""
+    import importlib
+
+    for module, attr in OPTIONAL_WIRE_MODELS:
+        try:
+            model = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        register_wire_model(model)
+    return WIRE_MODELS
+
+
+def payload_models() -> dict[str, type[BaseModel]]:
+    """Schema name (e.g. ``tepat.decision``) -> model, for every wire model that declares one as a default."""
+    out: dict[str, type[BaseModel]] = {}
+    for model in load_all_wire_models():
+        for name, info in model.model_fields.items():
+            if (info.alias or name) in ("schema", "schema_name") and isinstance(info.default, str):
+                out.setdefault(info.default, model)
+    return out
+
+
 def schema_file_name(model: type[BaseModel]) -> str:
     """``Envelope`` -> ``envelope.schema.json``."""
     name = model.__name__

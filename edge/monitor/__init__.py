@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from edge.config import MqttConfig
-from edge.messages import Envelope, StatusPayload
+from edge.messages import Envelope, StatusPayload, payload_models
 from edge.transport.topics import parse_topic
 
 logger = logging.getLogger(__name__)
@@ -55,8 +55,9 @@ class DeviceView:
 class ConsumerState:
     """De-duplication by idempotency key and per-device order checking; no I/O."""
 
-    def __init__(self, prefix: str = "tepat/v1", keep_keys: bool = True) -> None:
+    def __init__(self, prefix: str = "tepat/v1", keep_keys: bool = True, validate_payloads: bool = True) -> None:
         self.prefix = prefix
+        self.payload_models = payload_models() if validate_payloads else {}
         self.devices: dict[str, DeviceView] = {}
         self.seen: set[str] = set()
         self.keys_in_order: dict[str, list[tuple[int, str]]] = {}
@@ -106,6 +107,14 @@ class ConsumerState:
                 first = exc.errors()[0]
                 self._error(f"{topic}: not a valid envelope: {'.'.join(map(str, first['loc']))}: {first['msg']}")
                 return "invalid"
+            model = self.payload_models.get(env.payload_schema or "")
+            if model is not None:
+                try:
+                    model.model_validate(env.payload)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    self._error(f"{topic}: payload does not match {env.payload_schema}: {'.'.join(map(str, first['loc']))}: {first['msg']}")
+                    return "invalid"
             if env.device_id != device:
                 self._error(f"{topic}: envelope device_id {env.device_id!r} does not match the topic")
                 return "invalid"
