@@ -12,7 +12,7 @@ minivision-ai/Silent-Face-Anti-Spoofing (Copyright Minivision, Apache-2.0), keep
 layer names so the upstream state_dicts load unchanged. Needs the ``[models]`` extra plus
 ``torch`` (``pip install torch==2.13.0`` from the CPU index).
 
-Run: ``python -m edge.model_build.liveness [--out models] [--keep-onnx]``.
+Run: ``python -m edge.model_build.liveness [--only NAME] [--out models] [--keep-onnx] [--variants DIR]``.
 """
 
 from __future__ import annotations
@@ -301,60 +301,84 @@ def manifest_entry(spec: LivenessSpec, tflite: Path, max_diff: float, probe: str
     }
 
 
-def build(out_dir: Path, keep_onnx: bool = False, variants_dir: Path | None = None) -> list[dict]:
-    """Build every liveness model into ``out_dir`` and record it in its manifest.
+NAMES = tuple(spec.name for spec in SPECS)
+
+
+def require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelError("building the liveness models needs PyTorch: pip install torch==2.13.0 "
+                         "--index-url https://download.pytorch.org/whl/cpu (plus the [models] extra)") from None
+
+
+def build_one(name: str, out_dir: Path, keep_onnx: bool = False, variants_dir: Path | None = None) -> dict:
+    """Build liveness model ``name`` into ``out_dir`` and record it in that folder's manifest.
 
     The fp32 model is checked against PyTorch on random inputs and, when ../shared/datasets is
     present, on real face crops. ``variants_dir`` also writes quantised variants there.
+    Returns the manifest entry (the hook for ``edge models build``).
     """
     from edge.model_build.liveness_eval import calibration_crops
 
+    specs = {spec.name: spec for spec in SPECS}
+    if name not in specs:
+        raise ModelError(f"unknown liveness model {name!r}; choose from {', '.join(NAMES)}")
+    spec = specs[name]
+    require_torch()
+    weights = find_weights(spec)
+    logger.info("Building %s from %s", spec.name, weights)
+    net = load_network(spec, weights)
+    crops = calibration_crops(spec.scale)
+    if crops is None:
+        logger.warning("../shared/datasets not found: checking %s on random inputs only", spec.name)
+        if variants_dir:
+            raise ModelError("quantised variants need calibration crops from ../shared/datasets")
     rng = np.random.default_rng(0)
-    entries = []
-    for spec in SPECS:
-        weights = find_weights(spec)
-        logger.info("Building %s from %s", spec.name, weights)
-        net = load_network(spec, weights)
-        crops = calibration_crops(spec.scale)
-        if crops is None:
-            logger.warning("../shared/datasets not found: checking %s on random inputs only", spec.name)
-            if variants_dir:
-                raise ModelError("quantised variants need calibration crops from ../shared/datasets")
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            onnx_path = work / f"{spec.name}.onnx"
-            export_onnx(net, onnx_path)
-            tflite = convert_tflite(onnx_path, work, crops if variants_dir else None)
-            probe = [rng.uniform(0, 255, (4, 3, 80, 80)), np.full((1, 3, 80, 80), 128.0)]
-            if crops is not None:
-                probe.append(crops[:: max(1, len(crops) // 20)].transpose(0, 3, 1, 2))
-            diff = compare_tflite(net, tflite, np.concatenate(probe).astype(np.float32))
-            if diff > 1e-3:
-                raise ModelError(f"{spec.name}: TFLite differs from PyTorch by {diff:.3g} (softmax); not written")
-            dest = out_dir / spec.tflite
-            dest.write_bytes(tflite.read_bytes())
-            if keep_onnx:
-                (out_dir / onnx_path.name).write_bytes(onnx_path.read_bytes())
-            probe_desc = "5 random inputs" + (f" and {len(probe[-1])} real face crops" if crops is not None else "")
-            entry = manifest_entry(spec, dest, diff, probe_desc)
-            if variants_dir:
-                write_variants(spec, tflite.parent, entry, variants_dir)
-        logger.info("%s: written %s (max softmax diff vs PyTorch %.2e)", spec.name, dest, diff)
-        entries.append(entry)
-    update_entries(out_dir, {e["name"]: e for e in entries})
-    return entries
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        onnx_path = work / f"{spec.name}.onnx"
+        export_onnx(net, onnx_path)
+        tflite = convert_tflite(onnx_path, work, crops if variants_dir else None)
+        probe = [rng.uniform(0, 255, (4, 3, 80, 80)), np.full((1, 3, 80, 80), 128.0)]
+        if crops is not None:
+            probe.append(crops[:: max(1, len(crops) // 20)].transpose(0, 3, 1, 2))
+        diff = compare_tflite(net, tflite, np.concatenate(probe).astype(np.float32))
+        if diff > 1e-3:
+            raise ModelError(f"{spec.name}: TFLite differs from PyTorch by {diff:.3g} (softmax); not written")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dest = out_dir / spec.tflite
+        dest.write_bytes(tflite.read_bytes())
+        if keep_onnx:
+            (out_dir / onnx_path.name).write_bytes(onnx_path.read_bytes())
+        probe_desc = "5 random inputs" + (f" and {len(probe[-1])} real face crops" if crops is not None else "")
+        entry = manifest_entry(spec, dest, diff, probe_desc)
+        if variants_dir:
+            write_variants(spec, tflite.parent, entry, variants_dir)
+    update_entries(out_dir, {spec.name: entry})
+    logger.info("%s: written %s (max softmax diff vs PyTorch %.2e)", spec.name, dest, diff)
+    return entry
+
+
+def build(out_dir: Path, keep_onnx: bool = False, variants_dir: Path | None = None) -> list[dict]:
+    """Build every liveness model (see :func:`build_one`)."""
+    return [build_one(name, out_dir, keep_onnx, variants_dir) for name in NAMES]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge.model_build.liveness", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=NAMES, action="append", help="build just this model (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)")
     parser.add_argument("--keep-onnx", action="store_true", help="also write the intermediate ONNX files")
     parser.add_argument("--variants", type=Path, metavar="DIR",
                         help="experiment: also write dynamic-range and int8 variants (calibrated on real crops) to DIR")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args.out.mkdir(parents=True, exist_ok=True)
-    build(args.out, args.keep_onnx, args.variants)
+    try:
+        for name in args.only or NAMES:
+            build_one(name, args.out, args.keep_onnx, args.variants)
+    except ModelError as exc:
+        parser.exit(2, f"error: {exc}\n")
     return 0
 
 
