@@ -93,3 +93,19 @@ def test_silent_server_times_out_the_greeting(scripted_gpsd):
     with GpsdReader(config) as reader:
         assert wait_until(lambda: reader.failures >= 2, 5), reader.failures
     assert server.clients >= 2
+
+
+@pytest.mark.parametrize("backend", ["gpsdclient", "gpsd-py3"])
+def test_close_is_prompt_while_gpsd_is_silent(scripted_gpsd, backend):
+    """A gpsd that greets and then says nothing (no receiver) neither trips reconnects nor delays close()."""
+    server = scripted_gpsd([], repeat=False)
+    reader = GpsdReader(GpsConfig(port=server.port, backend=backend, connect_timeout_s=5.0))
+    reader.start()
+    assert wait_until(lambda: server.clients >= 1, 5)
+    time.sleep(1.0)
+    started = time.monotonic()
+    reader.close()
+    assert time.monotonic() - started < 1.0
+    assert reader.state == "disabled" and reader.latest().status == "no_fix"
+    if backend == "gpsdclient":
+        assert server.clients == 1 and reader.failures == 0

@@ -101,3 +101,13 @@ def test_gpsd_py3_sessions_do_not_share_module_state():
     assert "gpsd" not in sys.modules or sys.modules["gpsd"] not in (a._module, b._module)
     with a._module.socket.socket(a._module.socket.AF_INET, a._module.socket.SOCK_STREAM) as sock:
         assert sock.gettimeout() == 3.0
+
+
+def test_missing_client_library_is_a_config_error(monkeypatch):
+    """A backend whose library is not installed fails at construction with a pip hint, not in the thread."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gpsd" else real(name, *a))
+    with pytest.raises(ConfigError, match="pip install gpsd-py3"):
+        GpsdReader(GpsConfig(backend="gpsd-py3"))

@@ -6,6 +6,7 @@ thread, so capture and decisions never wait for gpsd.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from edge.config.gps import GpsConfig
+from edge.errors import ConfigError
 from edge.gps.backoff import Backoff
 from edge.gps.model import PositionStamp, SourceState
 from edge.gps.session import GpsdSession
@@ -21,6 +23,7 @@ from edge.gps.tracker import FixTracker
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("gpsdclient", "gpsd-py3")
+LIBRARIES = {"gpsdclient": "gpsdclient", "gpsd-py3": "gpsd"}
 
 
 def open_session(backend: str, config: GpsConfig) -> GpsdSession:
@@ -46,6 +49,10 @@ class GpsdReader:
         self.backend = backend or config.backend
         if self.backend not in BACKENDS:
             raise ValueError(f"GpsdReader needs backend gpsdclient or gpsd-py3, not {self.backend!r}")
+        module = LIBRARIES[self.backend]
+        if importlib.util.find_spec(module) is None:  # fail at start-up, not in the reader thread
+            raise ConfigError(f"gps.backend {self.backend!r} needs the Python package that provides "
+                              f"'{module}': pip install {self.backend}")
         self._now = monotonic_ns
         self._lock = threading.Lock()
         self._tracker = FixTracker(self.backend, stale_after_s=config.stale_after_s)
