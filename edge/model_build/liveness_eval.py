@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ImageError, NotFoundError
+from edge.face.liveness import DEFAULT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,29 @@ def padded(rgb: np.ndarray, box, pad: str):
     return cv2.copyMakeBorder(rgb, n, n, n, n, mode, value=0), tuple(v + n for v in box)
 
 
+HARD_LIVE = ("expression", "eyes_closed", "masked", "profile", "low_light", "low_resolution", "rotated",
+             "occluded", "blur", "group", "non_photo_face")
+
+
+def hard_categories(checker, find: FaceBoxFinder, datasets: Path) -> dict[str, dict]:
+    """Per ``hard/`` category (all photos of real or drawn faces): faces found and share scored as attack."""
+    out = {}
+    for cat in HARD_LIVE:
+        scores = []
+        for path in sorted((datasets / "hard" / cat).glob("*")):
+            try:
+                rgb = read_rgb(path)
+            except ImageError:
+                continue
+            box = find(rgb[:, :, ::-1])
+            if box is not None:
+                scores.append(checker.check(rgb, box).live_score)
+        if scores:
+            out[cat] = {"faces": len(scores), "below_threshold": float(np.mean(np.asarray(scores) < checker.threshold)),
+                        "median_score": float(np.median(scores))}
+    return out
+
+
 def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threads: int = 1,
              pad: str = "none") -> dict:
     from edge.face.liveness import MODELS, LivenessChecker
@@ -161,6 +185,7 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
                 sea_scores.append(res.live_score)
             if i % 500 == 0:
                 logger.info("%d/%d ordinary photos", i, len(images))
+        report["hard"] = hard_categories(checker, find, datasets)
     report["ordinary"] = {
         "images": len(images), "no_face": missed, "scored": len(scores),
         "frr_fused": frr_table(scores), "frr_sea": frr_table(sea_scores), "sea_scored": len(sea_scores),
@@ -212,6 +237,9 @@ def print_report(r: dict) -> None:
     for s in r["spoof"]:
         pm = ", ".join(f"{k} {v:.3f}" for k, v in s["per_model"].items())
         print(f"  {s['file']:<22} expected {s['expected']:<6} live score {s['score']:.3f}  ({pm})")
+    print(f"hard/ categories (threshold {DEFAULT_THRESHOLD}): faces found, share scored as attack, median score")
+    for cat, h in r.get("hard", {}).items():
+        print(f"  {cat:<15} {h['faces']:>4}  {100 * h['below_threshold']:5.1f} %  {h['median_score']:.3f}")
     o = r["ordinary"]
     print(f"ordinary photos (border: {o['pad']}): {o['scored']} scored of {o['images']} ({o['no_face']} without a detected face)")
     print("  threshold  " + "  ".join(f"{t:>5}" for t in o["frr_fused"]))
