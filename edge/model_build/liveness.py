@@ -9,8 +9,8 @@ output against PyTorch on real-looking and random inputs; record the model in
 
 The network below re-implements ``src/model_lib/MiniFASNet.py`` of
 minivision-ai/Silent-Face-Anti-Spoofing (Copyright Minivision, Apache-2.0), keeping its
-layer names so the upstream state_dicts load unchanged. Needs the ``[models]`` extra plus
-``torch`` (``pip install torch==2.13.0`` from the CPU index).
+layer names so the upstream state_dicts load unchanged. Needs the ``[models]`` and
+``[liveness-build]`` extras (torch 2.13.0, CPU wheel).
 
 Run: ``python -m edge.model_build.liveness [--only NAME] [--out models] [--keep-onnx] [--variants DIR]``.
 """
@@ -308,8 +308,8 @@ def require_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise ModelError("building the liveness models needs PyTorch: pip install torch==2.13.0 "
-                         "--index-url https://download.pytorch.org/whl/cpu (plus the [models] extra)") from None
+        raise ModelError("building the liveness models needs PyTorch: pip install -e '.[models,liveness-build]' "
+                         "--extra-index-url https://download.pytorch.org/whl/cpu") from None
 
 
 def build_one(name: str, out_dir: Path, keep_onnx: bool = False, variants_dir: Path | None = None) -> dict:
