@@ -10,92 +10,38 @@ whose ``append`` returned survives power loss at any instant; see docs/MQTT.md "
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
 from edge.errors import EdgeError, StorageFullError
 from edge.messages import Envelope, new_key
+from edge.store.rows import (
+    COLUMNS,
+    OutboxItem,
+    OutboxStats,
+    StoreError,
+    checksum,
+    chunks,
+    payload_dict,
+    row_item,
+    row_problem,
+    topic_suffix_for,
+)
 from edge.store.schema import migrate
+
+__all__ = ["Outbox", "OutboxItem", "OutboxStats", "StoreError", "checksum", "topic_suffix_for"]
 
 logger = logging.getLogger(__name__)
 
 DurableClass = Literal["record", "telemetry"]
 _KIND_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
-_COLUMNS = "seq, key, kind, topic_suffix, durable_class, payload_json, checksum, created_at, attempts, state, error"
-
-
-class StoreError(EdgeError):
-    """The outbox file cannot be opened or used (not a database, belongs to another device, …)."""
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    """One outbox row. ``payload_json`` is the exact wire message: the :class:`Envelope` JSON."""
-
-    key: str
-    seq: int
-    kind: str
-    topic_suffix: str
-    payload_json: str
-    created_at: float
-    attempts: int
-    state: str
-    durable_class: str = "record"
-
-    def envelope(self) -> Envelope:
-        return Envelope.model_validate_json(self.payload_json)
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    pending: int
-    oldest_pending_age_s: float | None
-    delivered: int
-    quarantined: int
-    last_seq: int
-    db_bytes: int
-    telemetry_evicted: int
-
-
-def checksum(payload_json: str) -> str:
-    return hashlib.sha256(payload_json.encode("utf-8")).hexdigest()
-
-
-def topic_suffix_for(kind: str) -> str:
-    """Where a kind is published below the device prefix: ``health`` -> ``health``, else ``event/<kind>``."""
-    return "health" if kind == "health" else f"event/{kind}"
-
-
-def _payload_dict(payload: BaseModel | dict) -> tuple[dict[str, Any], str | None]:
-    if isinstance(payload, BaseModel):
-        body = payload.model_dump(mode="json", by_alias=True)
-        schema = body.get("schema_name") or body.get("schema")
-        return body, schema if isinstance(schema, str) else type(payload).__name__
-    if isinstance(payload, dict):
-        try:
-            body = json.loads(json.dumps(payload, ensure_ascii=False, default=_json_default))
-        except (TypeError, ValueError) as exc:
-            raise EdgeError(f"outbox: payload is not JSON-serialisable: {exc}") from None
-        schema = body.get("schema_name") or body.get("schema")
-        return body, schema if isinstance(schema, str) else None
-    raise EdgeError(f"outbox: payload must be a pydantic model or a dict, not {type(payload).__name__}")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
 class Outbox:
@@ -200,7 +146,7 @@ class Outbox:
             raise EdgeError(f"outbox: invalid kind {kind!r} (lower-case letters, digits, '_'; starts with a letter)")
         if durable_class not in ("record", "telemetry"):
             raise EdgeError(f"outbox: durable_class must be 'record' or 'telemetry', not {durable_class!r}")
-        body, payload_schema = _payload_dict(payload)
+        body, payload_schema = payload_dict(payload)
         key = idempotency_key or new_key()
         suffix = topic_suffix or topic_suffix_for(kind)
         low_space = self.free_mb() < self.min_free_mb
@@ -212,10 +158,10 @@ class Outbox:
         except sqlite3.OperationalError as exc:
             self._raise_write_error(exc, durable_class)
         try:
-            existing = db.execute(f"SELECT {_COLUMNS} FROM outbox WHERE key = ?", (key,)).fetchone()
+            existing = db.execute(f"SELECT {COLUMNS} FROM outbox WHERE key = ?", (key,)).fetchone()
             if existing is not None:
                 db.execute("COMMIT")
-                return _item(existing)
+                return row_item(existing)
             if durable_class == "telemetry":
                 self._evict_telemetry(db, keep=self.telemetry_max_rows - 1 if not low_space else (self.telemetry_max_rows * 9) // 10)
             db.execute("INSERT INTO counters(name, value) VALUES ('seq', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
@@ -288,18 +234,18 @@ class Outbox:
         cursor = after_seq
         while len(out) < limit:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
                 (cursor, limit - len(out)),
             ).fetchall()
             if not rows:
                 break
             for row in rows:
                 cursor = row[0]
-                problem = _row_problem(row)
+                problem = row_problem(row)
                 if problem:
                     self._quarantine(row[0], row[1], problem)
                 else:
-                    out.append(_item(row))
+                    out.append(row_item(row))
         return out
 
     def _quarantine(self, seq: int, key: Any, problem: str) -> None:
@@ -316,7 +262,7 @@ class Outbox:
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
-            for chunk in _chunks(keys, 500):
+            for chunk in chunks(keys, 500):
                 marks = ",".join("?" * len(chunk))
                 changed += db.execute(
                     f"UPDATE outbox SET state = 'delivered', delivered_at = ? WHERE state = 'pending' AND key IN ({marks})",
@@ -337,7 +283,7 @@ class Outbox:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            for chunk in _chunks(keys, 500):
+            for chunk in chunks(keys, 500):
                 db.execute(f"UPDATE outbox SET attempts = attempts + 1 WHERE key IN ({','.join('?' * len(chunk))})", chunk)
             db.execute("COMMIT")
         except BaseException:
@@ -364,36 +310,11 @@ class Outbox:
     def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
         """Rows for inspection (``edge outbox list``), oldest first, optionally of one state."""
         if state:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM outbox WHERE state = ? ORDER BY seq LIMIT ?", (state, limit)).fetchall()
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM outbox WHERE state = ? ORDER BY seq LIMIT ?", (state, limit)).fetchall()
         else:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [_item(r) for r in rows]
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [row_item(r) for r in rows]
 
     def integrity_ok(self) -> bool:
         rows = self._db.execute("PRAGMA integrity_check").fetchall()
         return [r[0] for r in rows] == ["ok"]
-
-
-def _row_problem(row: Sequence[Any]) -> str | None:
-    payload_json, digest = row[5], row[6]
-    if not isinstance(payload_json, str):
-        return f"payload is {type(payload_json).__name__}, not text"
-    if checksum(payload_json) != digest:
-        return "checksum mismatch"
-    try:
-        Envelope.model_validate_json(payload_json)
-    except ValueError as exc:
-        return f"payload is not a valid envelope: {str(exc).splitlines()[0]}"
-    return None
-
-
-def _item(row: Sequence[Any]) -> OutboxItem:
-    return OutboxItem(
-        key=row[1], seq=row[0], kind=row[2], topic_suffix=row[3], payload_json=row[5],
-        created_at=row[7], attempts=row[8], state=row[9], durable_class=row[4],
-    )
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -11,7 +11,6 @@ de-duplicate by idempotency key). See docs/MQTT.md.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import ssl
 import threading
@@ -21,9 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from paho.mqtt.enums import MQTTErrorCode
 
 from edge import __version__
 from edge.config import DeviceConfig, MqttConfig, StoreConfig
@@ -32,11 +29,14 @@ from edge.messages import StatusPayload
 from edge.store.outbox import Outbox
 from edge.transport import topics
 from edge.transport.backoff import backoff_delay
+from edge.transport.client import SESSION_EXPIRY_S, connect_options, make_client, read_password
+from edge.transport.router import inbound_problem
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["MqttPublisher", "PublisherStats", "SESSION_EXPIRY_S", "connect_options", "make_client", "read_password"]
+
 RETAINED_SUFFIXES = frozenset({"health"})
-SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps queued commands for a week of outage
 ACK_FLUSH_S = 0.05
 CONNACK_TIMEOUT_S = 10.0
 AUTH_CODES_311 = {4: "bad user name or password", 5: "not authorised"}
@@ -54,53 +54,6 @@ class PublisherStats:
     inflight: int
     inbound_refused: int
     last_error: str | None
-
-
-def read_password(mqtt_cfg: MqttConfig) -> str | None:
-    """The MQTT password from the config, ``password_file`` or ``$TEPAT_MQTT_PASSWORD``."""
-    if mqtt_cfg.password:
-        return mqtt_cfg.password
-    if mqtt_cfg.password_file:
-        try:
-            return mqtt_cfg.password_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"mqtt.password_file: cannot read {mqtt_cfg.password_file}: {exc}") from None
-    return os.environ.get("TEPAT_MQTT_PASSWORD") or None
-
-
-def make_client(mqtt_cfg: MqttConfig, client_id: str, *, clean: bool, session_expiry_s: int = SESSION_EXPIRY_S) -> tuple[mqtt.Client, Properties | None]:
-    """A configured paho client (protocol, credentials, TLS) and its MQTT 5 CONNECT properties."""
-    v5 = mqtt_cfg.protocol == "5"
-    if v5:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 0 if clean else session_expiry_s
-    else:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=clean)
-        props = None
-    if mqtt_cfg.username:
-        client.username_pw_set(mqtt_cfg.username, read_password(mqtt_cfg))
-    if mqtt_cfg.tls is not None:
-        tls = mqtt_cfg.tls
-        for name, path in (("ca_file", tls.ca_file), ("cert_file", tls.cert_file), ("key_file", tls.key_file)):
-            if path is not None and not Path(path).is_file():
-                raise ConfigError(f"mqtt.tls.{name}: file not found: {path}")
-        client.tls_set(
-            ca_certs=str(tls.ca_file) if tls.ca_file else None,
-            certfile=str(tls.cert_file) if tls.cert_file else None,
-            keyfile=str(tls.key_file) if tls.key_file else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-    client.connect_timeout = 5.0
-    client.max_inflight_messages_set(mqtt_cfg.inflight)
-    client.max_queued_messages_set(0)
-    return client, props
-
-
-def connect_options(props: Properties | None) -> dict:
-    """Keyword arguments for ``connect``: clean_start/properties exist only under MQTT 5."""
-    return {"clean_start": False, "properties": props} if props is not None else {}
 
 
 class MqttPublisher:
@@ -375,20 +328,8 @@ class MqttPublisher:
     def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
         try:
             topic = message.topic
-            name = topic[len(self._cmd_head):] if topic.startswith(self._cmd_head) else ""
             payload = message.payload
-            problem = ""
-            if not name:
-                problem = "not a command topic"
-            elif len(payload) > self.cfg.max_inbound_bytes:
-                problem = f"message is {len(payload)} bytes, larger than mqtt.max_inbound_bytes ({self.cfg.max_inbound_bytes})"
-            else:
-                try:
-                    import json
-
-                    json.loads(payload)
-                except (UnicodeDecodeError, ValueError) as exc:
-                    problem = f"not valid JSON ({exc})"
+            name, problem = inbound_problem(topic, payload, self._cmd_head, self.cfg.max_inbound_bytes)
             if problem:
                 logger.error("MQTT inbound message on %s refused: %s", topic, problem)
                 with self._lock:

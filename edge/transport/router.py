@@ -28,6 +28,20 @@ class RouterStats:
     errors: list[str] = field(default_factory=list)
 
 
+def inbound_problem(topic: str, payload: bytes, cmd_head: str, max_bytes: int) -> tuple[str, str]:
+    """``(command name, problem)`` for an inbound message under ``cmd_head`` (``…/cmd/``); problem is '' when acceptable."""
+    name = topic[len(cmd_head):] if topic.startswith(cmd_head) else ""
+    if not name:
+        return "", "not a command topic"
+    if len(payload) > max_bytes:
+        return name, f"message is {len(payload)} bytes, larger than mqtt.max_inbound_bytes ({max_bytes})"
+    try:
+        json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return name, f"not valid JSON ({exc})"
+    return name, ""
+
+
 class CommandRouter:
     """Maps command names to (args model, handler). ``handle(name, payload)`` never raises."""
 
