@@ -166,3 +166,21 @@ def test_consumer_checks_payload_against_its_schema() -> None:
     assert s.handle(t, env({"schema_name": "tepat.telemetry", "name": "hb", "values": {"t": 1}}, 1)) == "new"
     assert s.handle(t, env({"schema_name": "tepat.telemetry", "values": "not-a-dict"}, 2)) == "invalid"
     assert "does not match tepat.telemetry" in s.errors[-1]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "name", "problem"),
+    [
+        ("tepat/v1/r/d/cmd/roster", b"{}", "roster", ""),
+        ("tepat/v1/r/d/cmd/roster", b"x" * 2000, "roster", "larger than mqtt.max_inbound_bytes (1024)"),
+        ("tepat/v1/r/d/cmd/roster", b"\x00garbage", "roster", "not valid JSON"),
+        ("tepat/v1/r/d/status", b"{}", "", "not a command topic"),
+    ],
+)
+def test_inbound_problem(topic: str, payload: bytes, name: str, problem: str) -> None:
+    """The publisher's first inbound check names the command and the problem (size, JSON, topic)."""
+    from edge.transport.router import inbound_problem
+
+    got_name, got_problem = inbound_problem(topic, payload, "tepat/v1/r/d/cmd/", 1024)
+    assert got_name == name
+    assert (problem in got_problem) if problem else got_problem == ""
