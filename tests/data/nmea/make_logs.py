@@ -136,7 +136,7 @@ def route_jakarta() -> list[str]:
     return out
 
 
-def fix_loss(fix_epochs: int = 6, lost_epochs: int = 120) -> list[str]:
+def fix_loss(fix_epochs: int = 4, lost_epochs: int = 120) -> list[str]:
     out = [f"# {fix_epochs} s of 3D fix at Monas, then {lost_epochs} s with time but no position (e.g. under a roof)."]
     for i in range(fix_epochs):
         out += epoch(START + timedelta(seconds=i), MONAS_LAT, MONAS_LON)
