@@ -211,3 +211,14 @@ def test_sqlite_full_is_storage_full_and_keeps_accepted(outbox_path: Path) -> No
         assert box.integrity_ok()
         assert [i.key for i in box.pending(100_000)] == accepted
         assert box.append("verification", {"after": 1}).seq == len(accepted) + 1
+
+
+def test_unsent_health_is_superseded_by_newer(outbox_path: Path) -> None:
+    """Telemetry for the retained health topic keeps only the newest unsent value; records in between are untouched."""
+    with Outbox(outbox_path, "dev-1") as box:
+        box.append("health", {"n": 1}, durable_class="telemetry")
+        record = box.append("verification", {"r": 1})
+        newest = box.append("health", {"n": 2}, durable_class="telemetry")
+        assert [i.key for i in box.pending(10)] == [record.key, newest.key]
+        assert newest.topic_suffix == "health"
+        assert box.stats().telemetry_evicted == 1

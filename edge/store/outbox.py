@@ -41,6 +41,7 @@ __all__ = ["Outbox", "OutboxItem", "OutboxStats", "StoreError", "checksum", "top
 logger = logging.getLogger(__name__)
 
 DurableClass = Literal["record", "telemetry"]
+LATEST_ONLY_SUFFIXES = frozenset({"health"})  # retained topics: an unsent older value is superseded by a newer one
 _KIND_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -163,6 +164,8 @@ class Outbox:
                 db.execute("COMMIT")
                 return row_item(existing)
             if durable_class == "telemetry":
+                if suffix in LATEST_ONLY_SUFFIXES:
+                    self._supersede(db, kind)
                 self._evict_telemetry(db, keep=self.telemetry_max_rows - 1 if not low_space else (self.telemetry_max_rows * 9) // 10)
             db.execute("INSERT INTO counters(name, value) VALUES ('seq', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
             seq = int(db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
@@ -214,6 +217,12 @@ class Outbox:
                 "records already accepted are safe / Penyimpanan penuh: keputusan baru tidak dapat dicatat."
             ) from None
         raise StoreError(f"outbox {self.path}: cannot write a {durable_class}: {text}") from None
+
+    def _supersede(self, db: sqlite3.Connection, kind: str) -> None:
+        """A retained topic (``health``) only needs its newest value: drop older unsent telemetry of this kind."""
+        gone = db.execute("DELETE FROM outbox WHERE kind = ? AND durable_class = 'telemetry' AND state = 'pending'", (kind,)).rowcount
+        if gone:
+            db.execute("INSERT INTO counters(name, value) VALUES ('telemetry_evicted', ?) ON CONFLICT(name) DO UPDATE SET value = value + ?", (gone, gone))
 
     def _evict_telemetry(self, db: sqlite3.Connection, keep: int) -> None:
         count = db.execute("SELECT COUNT(*) FROM outbox WHERE durable_class = 'telemetry'").fetchone()[0]
