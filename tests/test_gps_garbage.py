@@ -109,3 +109,12 @@ def test_close_is_prompt_while_gpsd_is_silent(scripted_gpsd, backend):
     assert reader.state == "disabled" and reader.latest().status == "no_fix"
     if backend == "gpsdclient":
         assert server.clients == 1 and reader.failures == 0
+
+
+def test_receiver_removal_is_logged(scripted_gpsd, caplog):
+    """gpsd's DEVICE deactivation message becomes one supervisor-readable warning naming the device."""
+    server = scripted_gpsd([b'{"class":"DEVICE","path":"/dev/serial0","activated":0}\n'], repeat=False)
+    with caplog.at_level("WARNING", logger="edge.gps.reader"), GpsdReader(GpsConfig(port=server.port)) as reader:
+        assert wait_until(lambda: "disconnected" in caplog.text, 5), caplog.text
+        assert reader.state == "connected"
+    assert "/dev/serial0" in caplog.text

@@ -140,6 +140,8 @@ class GpsdReader:
             for report in session.reports():
                 with self._lock:
                     self._tracker.on_report(report, self._now())
+                if report.get("class") == "DEVICE":
+                    _log_device(report)
             return "connection ended"
         except OSError as exc:
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -149,3 +151,12 @@ class GpsdReader:
         finally:
             self._session = None
             session.close()
+
+
+def _log_device(report: dict) -> None:
+    """gpsd announces receivers coming and going (USB unplugged, serial device gone)."""
+    path, activated = report.get("path", "?"), report.get("activated")
+    if activated == 0:
+        logger.warning("GPS: receiver %s disconnected from gpsd; records carry the last known position", path)
+    elif isinstance(activated, str) and report.get("driver"):
+        logger.info("GPS: receiver %s attached (%s)", path, report.get("driver"))
