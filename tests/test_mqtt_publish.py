@@ -142,3 +142,22 @@ def test_records_appended_while_running_are_sent(mosquitto, tmp_path: Path) -> N
     with Outbox(box_path, "dev-1") as box:
         assert box.stats().delivered == 10 and box.stats().pending == 0
         assert {i.key for i in box.items("delivered")} == set(keys)
+
+
+def test_mqtt311_acl_denial_looks_like_success(mosquitto) -> None:
+    """Why MQTT 5 is the default: under 3.1.1 the broker PUBACKs a publish its ACL dropped, under 5 it says 'Not authorized'."""
+    results = {}
+    for version in (paho.MQTTv311, paho.MQTTv5):
+        acks: list[str] = []
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"acl-probe-{version}", protocol=version)
+        c.username_pw_set("dev-4", mosquitto.password("dev-4"))
+        c.on_publish = lambda client, userdata, mid, rc, props: acks.append(str(rc))  # noqa: ARG005
+        c.connect(mosquitto.host, mosquitto.port)
+        c.loop_start()
+        c.publish("tepat/v1/jabar/dev-5/event/verification", b"{}", qos=1)
+        assert _wait(lambda: bool(acks), 10)
+        c.disconnect()
+        c.loop_stop()
+        results[version] = acks[0]
+    assert results[paho.MQTTv311] == "Success"
+    assert results[paho.MQTTv5] == "Not authorized"
