@@ -237,3 +237,19 @@ def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc
         assert status == 400 and "recipient_id" in err["error"]
         assert call(server, "POST", "/api/override", {"original_key": "missing-key-1", "outcome": "accept",
                                                       "reason_code": "id_card_checked", "officer_id": "OFF-1"})[0] == 404
+
+
+def test_override_reject_then_accept_pays_once(make_terminal, scripted_face, roster_doc):
+    """accept → override reject (voided) → override accept pays again exactly once; every record stays."""
+    svc = make_terminal(scripted_face, roster=roster_doc())
+    orig = svc.claim("PKH-00001")
+    override(svc, orig.record.idempotency_key, "reject", "suspected_fraud", "OFF-2")
+    assert svc.ledger.prior_claim("PKH-00001", PERIOD) is None
+    override(svc, orig.record.idempotency_key, "accept", "id_card_checked", "OFF-2")
+    hist = svc.ledger.history("PKH-00001")
+    assert len([d for d in hist["disbursements"] if d["voided_by"] is None]) == 1
+    assert [d["schema"] for d in hist["decisions"]] == ["tepat.decision", "tepat.override", "tepat.override"]
+    dup = svc.claim("PKH-00001")
+    assert dup.decision.reason_code == "already_claimed"
+    with pytest.raises(AlreadyPaidError):
+        override(svc, dup.record.idempotency_key, "accept", "other", "OFF-2")

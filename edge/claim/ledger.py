@@ -144,6 +144,13 @@ class Ledger:
         """Un-mark a conflict whose record could not be queued, so the next central update reports it again."""
         self._db.execute("DELETE FROM conflicts WHERE local_key = ? AND other_key = ?", (local_key, other_key))
 
+    def active_local(self, keys: list[str]) -> list[str]:
+        """Which of ``keys`` are this terminal's disbursements that are still in force (not voided)."""
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            f"SELECT idempotency_key FROM disbursements WHERE source = 'local' AND voided_by IS NULL AND idempotency_key IN ({marks})", keys)
+        return [r[0] for r in rows]
+
     def void(self, original_key: str, by_key: str) -> None:
         """Mark this terminal's disbursement ``original_key`` as reversed by record ``by_key`` (the row stays)."""
         self._db.execute("UPDATE disbursements SET voided_by = ? WHERE idempotency_key = ? AND source = 'local'", (by_key, original_key))

@@ -39,20 +39,19 @@ def override(svc: ClaimService, original_key: str, new_outcome: Literal["accept"
         if new_outcome == "accept" and svc.roster.recipient(rid, svc.face.model_sha256) is None:
             raise NotFoundError(f"recipient {rid} is not on the installed roster")
         period = original.get("period") or svc.roster.state().period
-        already_paid_by_original = original["outcome"] == "accept" or any(
-            o["new_outcome"] == "accept" for o in svc.ledger.overrides_of(original_key))
-        if new_outcome == "accept" and not already_paid_by_original:
+        chain = [original_key] + [o["idempotency_key"] for o in svc.ledger.overrides_of(original_key)]
+        paid_now = svc.ledger.active_local(chain)  # this decision (or an earlier override of it) pays, and is not voided
+        if new_outcome == "accept" and not paid_now:
             prior = svc.ledger.prior_claim(rid, period)
             if prior is not None:
                 raise AlreadyPaidError(f"{rid} already collected in {period} on {prior.decided_at} at {prior.distribution_point} ({prior.device_id}); override refused")
         w = svc.where()
         rec = OverrideRecord(**svc._base(w), original_key=original_key, original_outcome=original["outcome"], new_outcome=new_outcome,
                              reason_code=reason_code, note=note, officer_id=officer_id, recipient_id=rid, period=period)
-        signed = svc.emit(KIND_OVERRIDE, rec, disburse=new_outcome == "accept" and not already_paid_by_original)
-        if new_outcome == "reject" and already_paid_by_original:
-            svc.ledger.void(original_key, signed.idempotency_key)
-            for o in svc.ledger.overrides_of(original_key):
-                svc.ledger.void(o["idempotency_key"], signed.idempotency_key)
+        signed = svc.emit(KIND_OVERRIDE, rec, disburse=new_outcome == "accept" and not paid_now)
+        if new_outcome == "reject":
+            for key in paid_now:
+                svc.ledger.void(key, signed.idempotency_key)
         logger.info("Officer %s overrode %s (%s) to %s: %s", officer_id, original_key, original["outcome"], new_outcome, reason_code)
         return signed
 
