@@ -121,8 +121,9 @@ class ScriptedGpsd:
     """A loopback TCP server that greets like gpsd and then sends the given lines (bytes) to each client."""
 
     def __init__(self, lines: Sequence[bytes], *, banner: bytes = b'{"class":"VERSION","release":"3.22","proto_major":3,"proto_minor":14}\n',
-                 repeat: bool = True, pause_s: float = 0.01) -> None:
-        self.lines, self.banner, self.repeat, self.pause_s = list(lines), banner, repeat, pause_s
+                 repeat: bool = True, pause_s: float = 0.01, linger_s: float = 30.0) -> None:
+        """``repeat=False``: send the lines once, then keep the connection open ``linger_s`` and hang up."""
+        self.lines, self.banner, self.repeat, self.pause_s, self.linger_s = list(lines), banner, repeat, pause_s, linger_s
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.clients = 0
@@ -152,7 +153,7 @@ class ScriptedGpsd:
                     conn.sendall(line)
                     time.sleep(self.pause_s)
                 if not self.repeat:
-                    self._stop.wait(30)
+                    self._stop.wait(self.linger_s)
                     return
 
     def close(self) -> None:

@@ -118,3 +118,15 @@ def test_receiver_removal_is_logged(scripted_gpsd, caplog):
         assert wait_until(lambda: "disconnected" in caplog.text, 5), caplog.text
         assert reader.state == "connected"
     assert "/dev/serial0" in caplog.text
+
+
+def test_flapping_gpsd_keeps_backing_off(scripted_gpsd):
+    """A gpsd that greets and hangs up at once is retried with growing delays, not hammered."""
+    server = scripted_gpsd([], repeat=False, linger_s=0)
+    config = GpsConfig(port=server.port, reconnect_min_s=0.05, reconnect_max_s=0.4)
+    with GpsdReader(config) as reader:
+        time.sleep(2.0)
+    # Growing delays (0.05, 0.1, 0.2, 0.4, 0.4 ...) allow about 8 connections in 2 s; a reset after
+    # every greeting would allow about 35.
+    assert 3 <= server.clients <= 14, server.clients
+    assert reader.failures >= 3

@@ -23,6 +23,7 @@ from edge.gps.tracker import FixTracker
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("gpsdclient", "gpsd-py3")
+STABLE_NS = 10_000_000_000  # a connection up this long resets the retry delay
 LIBRARIES = {"gpsdclient": "gpsdclient", "gpsd-py3": "gpsd"}
 
 
@@ -108,10 +109,11 @@ class GpsdReader:
             problem = self._one_connection(backoff)
             if self._stop.is_set():
                 break
+            was_connected = self._state == "connected"
             self._state = "reconnecting"
             self.failures += 1
             delay = backoff.next()
-            if backoff.attempts == 1:
+            if was_connected or self.failures == 1:
                 logger.warning("GPS: lost %s (%s); records carry the last known position until it is back. Retrying in %.1f s",
                                self.where, problem, delay)
             else:
@@ -136,10 +138,13 @@ class GpsdReader:
                 logger.info("GPS: %s is back after %d retries", self.where, backoff.attempts)
             else:
                 logger.info("GPS: connected to %s (%s)", self.where, self.backend)
-            backoff.reset()
+            opened_ns = self._now()
             for report in session.reports():
+                now = self._now()
                 with self._lock:
-                    self._tracker.on_report(report, self._now())
+                    self._tracker.on_report(report, now)
+                if backoff.attempts and now - opened_ns >= STABLE_NS:
+                    backoff.reset()  # only a connection that lasts counts: a flapping gpsd keeps backing off
                 if report.get("class") == "DEVICE":
                     _log_device(report)
             return "connection ended"
