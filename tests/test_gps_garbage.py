@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 
 import pytest
@@ -73,6 +75,21 @@ def test_garbage_only_never_produces_a_fix(scripted_gpsd):
         time.sleep(1.0)
         stamp = reader.latest()
     assert stamp.status == "no_fix" and stamp.last_known is None
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("backend", ["gpsdclient", "gpsd-py3"])
+def test_reconnects_leak_no_sockets_or_threads(scripted_gpsd, backend):
+    """Many connect/hang-up cycles leave no socket open and no thread running after close()."""
+    server = scripted_gpsd([GOOD_TPV], repeat=False, linger_s=0)
+    fds, threads = open_fds(), threading.active_count()
+    config = GpsConfig(port=server.port, backend=backend, reconnect_min_s=0.01, reconnect_max_s=0.02)
+    with GpsdReader(config) as reader:
+        assert wait_until(lambda: reader.failures >= 10, 10), reader.failures
+    assert wait_until(lambda: open_fds() <= fds and threading.active_count() <= threads, 2), (open_fds(), fds)
 
 
 @pytest.mark.parametrize("backend", ["gpsdclient", "gpsd-py3"])
