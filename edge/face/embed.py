@@ -1,0 +1,86 @@
+"""Embedders: aligned 112×112 RGB face → L2-normalised 128-d template.
+
+Variants: ``fp32`` / ``int8`` (TFLite, manifest models ``sface_fp32`` / ``sface_int8``) and
+``onnx-reference`` (onnxruntime on the upstream SFace ONNX; evaluation only).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from edge.errors import ConfigError, ModelError
+
+logger = logging.getLogger(__name__)
+
+TFLITE_MODELS = {"fp32": "sface_fp32", "int8": "sface_int8"}
+VARIANTS = ("int8", "fp32", "onnx-reference")
+
+
+class Embedder(Protocol):
+    name: str
+    sha256: str
+
+    def embed(self, aligned_rgb_112: np.ndarray) -> np.ndarray: ...
+
+
+def l2_normalise(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32).reshape(-1)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+class TfliteEmbedder:
+    """SFace on the TFLite runtime (NHWC RGB float 0..255)."""
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - a TfliteModel
+        self.model = model
+        self.name = model.name
+        self.sha256 = model.sha256
+
+    def embed(self, aligned_rgb_112: np.ndarray) -> np.ndarray:
+        return l2_normalise(self.model(aligned_rgb_112.astype(np.float32)[None])[0])
+
+
+class OnnxReferenceEmbedder:
+    """The upstream SFace ONNX on onnxruntime (NCHW RGB 0..255, as OpenCV's FaceRecognizerSF feeds it)."""
+
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        from edge.model_build.sources import sha256_of
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.name = "onnx-reference"
+        self.sha256 = sha256_of(path)
+
+    def embed(self, aligned_rgb_112: np.ndarray) -> np.ndarray:
+        x = aligned_rgb_112.astype(np.float32).transpose(2, 0, 1)[None]
+        return l2_normalise(self.session.run(None, {self.input_name: x})[0])
+
+
+def open_embedder(models_dir: Path, variant: str, *, threads: int = 2, fallback: bool = False) -> Embedder:
+    """The embedder ``variant``. With ``fallback``, a missing int8 model falls back to fp32 with a warning."""
+    if variant == "onnx-reference":
+        from edge.face.models import find_source_onnx
+
+        return OnnxReferenceEmbedder(find_source_onnx("sface"), threads=threads)
+    if variant not in TFLITE_MODELS:
+        raise ConfigError(f"unknown embedder {variant!r}; choose one of {', '.join(VARIANTS)}")
+    from edge.face.models import load_manifest, open_model
+
+    manifest = load_manifest(models_dir)
+    name = TFLITE_MODELS[variant]
+    if name not in manifest.models:
+        if not (fallback and variant == "int8"):
+            raise ModelError(f"embedder {variant!r} needs model {name!r}, which is not in {Path(models_dir) / 'manifest.json'} (build it with 'edge models build')")
+        logger.warning("int8 embedder %s is not built yet; using the fp32 embedder instead (slower, same accuracy)", name)
+        name = TFLITE_MODELS["fp32"]
+    return TfliteEmbedder(open_model(models_dir, name, threads=threads))

@@ -1,0 +1,99 @@
+"""Template gallery in SQLite (a real file): float16 blobs tagged with the model sha256.
+
+Loading builds a :class:`~edge.face.match.GalleryIndex` for one model sha256; templates
+made with another model are never mixed in, only counted and reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from edge.errors import NotFoundError
+from edge.face.match import GalleryIndex
+
+logger = logging.getLogger(__name__)
+
+TABLE = "face_templates"
+
+
+class Gallery:
+    """Enrolled templates. Use as a context manager."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(str(self.path))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        if TABLE not in self.db.table_names():
+            self.db[TABLE].create(
+                {"id": int, "recipient_id": str, "model_sha256": str, "dim": int, "embedding": bytes, "source": str, "created_at": str},
+                pk="id",
+                not_null={"recipient_id", "model_sha256", "embedding", "created_at"},
+            )
+            self.db[TABLE].create_index(["recipient_id"])
+            self.db[TABLE].create_index(["model_sha256"])
+
+    def add(self, recipient_id: str, embedding: np.ndarray, model_sha256: str, source: str = "") -> int:
+        emb = np.asarray(embedding, dtype=np.float32).ravel()
+        row = {
+            "recipient_id": recipient_id,
+            "model_sha256": model_sha256,
+            "dim": int(emb.size),
+            "embedding": emb.astype("<f2").tobytes(),
+            "source": source,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        with self.db.conn:
+            return int(self.db[TABLE].insert(row).last_pk)
+
+    def recipients(self) -> list[str]:
+        return [r[0] for r in self.db.execute(f"SELECT DISTINCT recipient_id FROM {TABLE} ORDER BY recipient_id").fetchall()]
+
+    def count_by_model(self) -> dict[str, int]:
+        return dict(self.db.execute(f"SELECT model_sha256, COUNT(*) FROM {TABLE} GROUP BY model_sha256").fetchall())
+
+    def templates(self, recipient_id: str, model_sha256: str) -> np.ndarray:
+        """(k, d) float32 templates of one recipient for this model; NotFoundError when none."""
+        rows = self.db.execute(
+            f"SELECT embedding, model_sha256 FROM {TABLE} WHERE recipient_id = ?", [recipient_id]
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(f"recipient {recipient_id!r} is not enrolled in {self.path}")
+        usable = [np.frombuffer(r[0], dtype="<f2").astype(np.float32) for r in rows if r[1] == model_sha256]
+        if not usable:
+            raise NotFoundError(
+                f"recipient {recipient_id!r} has {len(rows)} template(s) in {self.path}, all made with a different face model "
+                f"(re-enrol with the current model {model_sha256[:12]})"
+            )
+        return np.vstack(usable)
+
+    def load_index(self, model_sha256: str) -> GalleryIndex:
+        """Every template of this model as a contiguous matrix; other models' templates are reported, not used."""
+        ids: list[str] = []
+        blobs: list[bytes] = []
+        for rid, blob in self.db.execute(f"SELECT recipient_id, embedding FROM {TABLE} WHERE model_sha256 = ?", [model_sha256]):
+            ids.append(rid)
+            blobs.append(blob)
+        other = sum(n for sha, n in self.count_by_model().items() if sha != model_sha256)
+        if other:
+            logger.warning("gallery %s: %d template(s) were made with another face model and are ignored (re-enrol those recipients)", self.path, other)
+        self.ignored_other_model = other
+        if not blobs:
+            return GalleryIndex([], np.zeros((0, 128), np.float32))
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f2").astype(np.float32).reshape(len(blobs), -1)
+        return GalleryIndex(ids, matrix)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

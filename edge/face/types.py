@@ -1,0 +1,55 @@
+"""Small value types shared by the face pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Face:
+    """One detected face in frame pixel coordinates.
+
+    ``landmarks`` is (k, 2): k=5 for YuNet (image-left eye, image-right eye, nose tip,
+    image-left mouth corner, image-right mouth corner) or k=4 for BlazeFace (eyes, nose tip,
+    mouth centre). ``box`` is (x1, y1, x2, y2).
+    """
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+
+    @property
+    def width(self) -> float:
+        return float(self.box[2] - self.box[0])
+
+    @property
+    def height(self) -> float:
+        return float(self.box[3] - self.box[1])
+
+    @property
+    def size(self) -> float:
+        """Geometric mean of the box sides (pixels)."""
+        return float(np.sqrt(max(self.width, 0.0) * max(self.height, 0.0)))
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return float(self.box[0] + self.box[2]) / 2, float(self.box[1] + self.box[3]) / 2
+
+
+@dataclass
+class QualityReport:
+    """Outcome of the quality gate: empty ``reasons`` means the face is usable."""
+
+    reasons: list[str] = field(default_factory=list)
+    measures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+    def advice(self) -> list[str]:
+        from edge.face.quality import ADVICE
+
+        return [ADVICE.get(r, r) for r in self.reasons]
