@@ -1,30 +1,110 @@
-"""The face engineer's ``FacePipeline`` seen through the claim flow's :class:`FaceEngine` interface."""
+"""The face core (``edge.face.pipeline.FacePipeline`` + ``edge.face.liveness``) behind the claim flow's
+:class:`edge.claim.face_engine.FaceEngine` interface. No matching logic of its own: quality gate,
+burst ranking, burst fusion, 1:N search and calibrated thresholds are the face core's.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import numpy as np
+
+from edge.claim.decide import LivenessResult, MatchResult, QualityResult
+from edge.claim.face_engine import BurstAnalysis
 from edge.config import EdgeConfig
-from edge.errors import ModelError
+from edge.errors import EdgeError, ModelError
 
 logger = logging.getLogger(__name__)
 
-EMBEDDERS = {"int8": "sface_int8", "fp32": "sface_fp32"}
-
 
 def configured_model_sha256(cfg: EdgeConfig) -> str:
-    """sha256 of the configured embedder, from the model manifest (no model is loaded)."""
+    """sha256 of the embedder the pipeline would load (the int8 → fp32 fallback included), from the manifest only."""
+    from edge.face.embed import TFLITE_MODELS
     from edge.face.models import load_manifest
 
     manifest = load_manifest(cfg.face.models_dir)
-    return manifest.entry(EMBEDDERS[cfg.face.embedder]).sha256
+    name = TFLITE_MODELS.get(cfg.face.embedder, cfg.face.embedder)
+    if name not in manifest.models and cfg.face.embedder == "int8":
+        name = TFLITE_MODELS["fp32"]
+    return manifest.entry(name).sha256
 
 
-def make_face_engine(cfg: EdgeConfig) -> Any:
-    """The configured face pipeline as a :class:`edge.claim.face_engine.FaceEngine`."""
-    try:
-        from edge.face import pipeline  # noqa: F401
-    except ImportError:
-        raise ModelError("the face pipeline (edge.face.pipeline) is not part of this build; claims cannot be verified") from None
-    raise ModelError("face pipeline adapter not connected yet")
+class PipelineFaceEngine:
+    """FaceEngine over a FacePipeline (and an optional LivenessChecker)."""
+
+    def __init__(self, pipeline: Any, liveness: Any = None) -> None:
+        self.pipeline = pipeline
+        self.liveness = liveness
+
+    @property
+    def model_sha256(self) -> str:
+        return self.pipeline.model_sha256
+
+    def thresholds(self, mode: str) -> tuple[float, float]:
+        p = self.pipeline
+        accept = p.threshold_1to1 if mode == "1:1" else p.threshold_1toN
+        if accept is None:
+            raise ModelError(f"embedder {p.model_sha256[:12]} has no calibrated thresholds in models/thresholds.json "
+                             "('edge eval --write-thresholds'); claims cannot be decided")
+        return float(accept), float(p.margin_1toN)
+
+    def analyse(self, frames: list[np.ndarray]) -> BurstAnalysis:
+        burst = self.pipeline.analyse_burst(frames)
+        total, ok = len(burst.frames), len(burst.usable)
+        reasons = burst.reasons()
+        quality = QualityResult(passed=ok > 0, reason=None if ok else (reasons[0] if reasons else "no_face"),
+                                frames_ok=ok, frames_total=total)
+        lat: dict[str, float] = {}
+        for fr in burst.frames:
+            for stage, ms in fr.latency_ms.items():
+                lat[stage] = round(lat.get(stage, 0.0) + ms, 3)
+        live = None
+        best_crop = None
+        frame_of = {id(r): frames[i] for i, r in enumerate(burst.frames)}  # results hold arrays: match by identity
+        if burst.usable:
+            best = burst.best
+            x1, y1, x2, y2 = (int(round(v)) for v in best.face.box)
+            frame = frame_of[id(best)]
+            best_crop = frame[max(0, y1):max(0, y2), max(0, x1):max(0, x2)]
+            if self.liveness is not None:
+                from edge.face.liveness import fuse_burst
+
+                checks = [self.liveness.check(frame_of[id(r)], r.face.box) for r in burst.usable]
+                fused = fuse_burst(checks)
+                live = LivenessResult(live=fused.is_live, score=fused.live_score)
+        return BurstAnalysis(quality, live, [r.embedding for r in burst.usable], best_crop if best_crop is not None and best_crop.size else None, lat)
+
+    def verify(self, burst: BurstAnalysis, templates: np.ndarray) -> float:
+        return self.pipeline.verify_score(burst.embeddings, templates)
+
+    def identify(self, burst: BurstAnalysis, gallery: dict[str, np.ndarray]) -> MatchResult:
+        from edge.face.match import GalleryIndex
+
+        ids = [rid for rid, t in gallery.items() for _ in range(len(t))]
+        matrix = np.concatenate(list(gallery.values())) if gallery else np.zeros((0, 128), np.float32)
+        if not ids:
+            return MatchResult(None, None)
+        found = self.pipeline.identify(burst.embeddings, GalleryIndex(ids, matrix))
+        top, second = found.top, found.runner_up
+        return MatchResult(top.recipient_id if top else None, top.score if top else None,
+                           second.recipient_id if second else None, second.score if second else None)
+
+    def embed_photo(self, image_bytes: bytes) -> np.ndarray:
+        result = self.pipeline.analyse_bytes(image_bytes, "reference photo")
+        if result.embedding is None:
+            raise EdgeError(f"reference photo unusable: {', '.join(result.quality.reasons) or 'no face'}")
+        return result.embedding
+
+
+def make_face_engine(cfg: EdgeConfig) -> PipelineFaceEngine:
+    """The configured pipeline (models sha256-verified, calibrated thresholds) plus liveness when enabled."""
+    from edge.face.pipeline import FacePipeline
+
+    pipeline = FacePipeline.from_config(cfg.face)
+    liveness = None
+    if cfg.face.liveness:
+        from edge.face.liveness import LivenessChecker
+
+        liveness = LivenessChecker(cfg.face.models_dir, threads=cfg.face.threads, threshold=cfg.face.liveness_threshold)
+    return PipelineFaceEngine(pipeline, liveness)
