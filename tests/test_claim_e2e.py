@@ -139,3 +139,47 @@ def test_two_offline_terminals_pay_same_recipient(datasets_dir, face_engine, mak
             p.stop()
         for c, _ in cams:
             c.close()
+
+
+def test_officer_cli_day(datasets_dir, tmp_path, monkeypatch, capsys):
+    """The CLI path: keys, issuer signs a photo roster, terminal imports it, claims from photos, override, ledger."""
+    import json
+
+    from edge.cli import main
+
+    faces = tmp_path / "photos"
+    for name in ("Paradorn_Srichaphan", "Thaksin_Shinawatra", "Gloria_Macapagal_Arroyo"):
+        (faces / name).mkdir(parents=True)
+        (faces / name / "1.jpg").write_bytes((datasets_dir / "faces" / name / "1.jpg").read_bytes())
+    monkeypatch.setenv("TEPAT__DEVICE__STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TEPAT__DEVICE__DISTRIBUTION_POINT", "desa-a")
+    monkeypatch.setenv("TEPAT__GPS__BACKEND", "none")
+    monkeypatch.setenv("TEPAT__CLAIM__ISSUER_KEYS", json.dumps([str(tmp_path / "issuer.pub.pem")]))
+    monkeypatch.delenv("TEPAT_TEMPLATE_KEY", raising=False)
+
+    def run(*argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        return json.loads(out.out)
+
+    run("keys", "init")
+    run("roster", "keygen", str(tmp_path / "issuer.pem"))
+    run("roster", "build", str(faces), "--point", "desa-a", "--period", PERIOD, "--version", "1", "-o", str(tmp_path / "r.json"))
+    run("roster", "sign", str(tmp_path / "r.json"), "--key", str(tmp_path / "issuer.pem"), "-o", str(tmp_path / "rs.json"))
+    report = run("roster", "import", str(tmp_path / "rs.json"))
+    assert report["templates_recomputed"] == 3 and not report["flagged"]
+    assert main(["roster", "import", str(tmp_path / "rs.json")]) == 2  # same version again: refused
+    assert "stale_version" in capsys.readouterr().err
+
+    photo = datasets_dir / "faces" / "Paradorn_Srichaphan" / "2.jpg"
+    ok = run("claim", "--id", "Paradorn_Srichaphan", "--officer", "OFF-9", "--image", str(photo))
+    assert ok["outcome"] == "accept"
+    wrong = run("claim", "--id", "Thaksin_Shinawatra", "--officer", "OFF-9", "--image", str(photo))
+    assert (wrong["outcome"], wrong["reason_code"]) == ("reject", "face_mismatch")
+    ov = run("override", wrong["idempotency_key"], "--outcome", "accept", "--reason", "id_card_checked", "--officer", "SUP-1")
+    assert ov["original_key"] == wrong["idempotency_key"]
+    led = run("ledger", "Thaksin_Shinawatra")
+    assert led["paid_this_period"] and [d["schema"] for d in led["decisions"]] == ["tepat.decision", "tepat.override"]
+    assert main(["claim", "--id", "Gloria_Macapagal_Arroyo", "--image", str(tmp_path / "missing.jpg")]) == 3
+    assert "image not found" in capsys.readouterr().err
