@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'edge-sim COMMAND --help' for a command's options. Scenario format: docs/SIMULATOR.md.",
     )
     parser.add_argument("--version", action="version", version=f"tepat-edge {__version__}")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="log level of the terminals' own logs (default WARNING: progress lines only)")
+    parser.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="log level of the terminals' own logs (default ERROR: progress lines only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", help="a distribution day with an outage in under a minute, then the summary")

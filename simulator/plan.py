@@ -8,6 +8,7 @@ that are not on the roster.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import numpy as np
 from edge.errors import ConfigError
 from simulator.faces import FaceLibrary
 from simulator.scenario import ClaimWindow, Outcome, Scenario
+
+
+Usable = Callable[[Path], bool]
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class PlannedClaim:
     images: tuple[Path, ...]
     degradations: tuple[str, ...] = ()
     other: Path | None = None  # second person in frame
-    expect: Outcome | None = None
+    expect: Outcome | list[Outcome] | None = None
     recipient_id: str | None = None  # the roster entry this claim is about, if any
 
 
@@ -54,37 +58,50 @@ def recipient_id(i: int) -> str:
     return f"SIM-{i + 1:04d}"
 
 
-def pick_people(sc: Scenario, lib: FaceLibrary) -> tuple[list[Person], list[Person]]:
-    """Seeded choice of roster identities and of outsiders (impostors / unknowns)."""
+def pick_people(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None) -> tuple[list[Person], list[Person]]:
+    """Seeded choice of roster identities and of outsiders (impostors / unknowns).
+
+    ``usable(photo)`` (the product's enrolment check) decides which photos can make a template;
+    an identity without ``enrol_photos`` usable photos is passed over for the next one.
+    """
     need = sc.roster.enrol_photos + 2
-    eligible = lib.with_at_least(need)
+    k = sc.roster.enrol_photos
     rng = np.random.default_rng(sc.seed)
     if sc.roster.names:
         missing = [n for n in sc.roster.names if n not in lib.identities]
         if missing:
             raise ConfigError(f"roster.names not in {lib.origin}: {missing}")
-        chosen = list(sc.roster.names)
+        candidates = list(sc.roster.names)
     else:
+        eligible = lib.with_at_least(need)
         if len(eligible) < sc.roster.recipients:
             raise ConfigError(
                 f"{lib.origin} has {len(eligible)} identities with >= {need} photos; the scenario enrols {sc.roster.recipients}"
             )
-        chosen = [eligible[i] for i in rng.choice(len(eligible), size=sc.roster.recipients, replace=False)]
-    k = sc.roster.enrol_photos
-    roster = [
-        Person(recipient_id(i), name, tuple(lib.identities[name][:k]), tuple(lib.identities[name][k:]))
-        for i, name in enumerate(chosen)
-    ]
-    others = [n for n in lib.with_at_least(2) if n not in set(chosen)]
+        candidates = [eligible[i] for i in rng.permutation(len(eligible))]
+    roster: list[Person] = []
+    for name in candidates:
+        photos = lib.identities[name]
+        enrol = [p for p in photos if usable is None or usable(p)][:k] if usable else photos[:k]
+        if len(enrol) < k or len(photos) - k < 1:
+            continue
+        live = tuple(p for p in photos if p not in enrol)
+        roster.append(Person(recipient_id(len(roster)), name, tuple(enrol), live))
+        if len(roster) == sc.roster.recipients:
+            break
+    if len(roster) < sc.roster.recipients:
+        raise ConfigError(f"{lib.origin}: only {len(roster)} identities have usable enrolment photos; the scenario enrols {sc.roster.recipients}")
+    chosen = {p.identity for p in roster}
+    others = [n for n in lib.with_at_least(2) if n not in chosen]
     n_out = min(len(others), max(4, sum(q.count for q in sc.queue if q.kind in ("impostor", "unknown"))))
     picks = [others[i] for i in rng.choice(len(others), size=n_out, replace=False)] if n_out else []
     outsiders = [Person(f"SIM-X{i + 1:03d}", n, (), tuple(lib.identities[n])) for i, n in enumerate(picks)]
     return roster, outsiders
 
 
-def make_plan(sc: Scenario, lib: FaceLibrary) -> Plan:
+def make_plan(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None) -> Plan:
     """Expand the queue into claims, assigning recipients in roster order per kind."""
-    roster, outsiders = pick_people(sc, lib)
+    roster, outsiders = pick_people(sc, lib, usable)
     plan = Plan(roster, outsiders)
     one_to_one = sc.roster.mode == "1:1"
     first_terminal = sc.terminals[0].id

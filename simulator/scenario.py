@@ -85,6 +85,7 @@ class Terminal(_Strict):
     gps: GpsSpec = Field(default_factory=FixedGps)
     gps_loss: list[ClaimWindow] = Field(default_factory=list, description="Spans of the queue with no GPS fix.")
     no_fix_policy: Literal["flag", "refuse"] = "flag"
+    max_fix_age_s: float = Field(300.0, gt=0, description="gps.max_fix_age_s of this terminal; a lost fix counts as lost for 15 minutes.")
 
 
 class Roster(_Strict):
@@ -101,7 +102,7 @@ class QueueEntry(_Strict):
     terminal: str | None = Field(None, description="Default: the first terminal.")
     recipient: int | None = Field(None, ge=0, description="Roster index claimed; default: the next one for this kind.")
     degradations: list[Degradation] = Field(default_factory=list, description="For kind 'degraded' / 'spoof'.")
-    expect: Outcome | None = Field(None, description="Outcome each of these claims must get (final, after any retakes).")
+    expect: Outcome | list[Outcome] | None = Field(None, description="Outcome (or any of these outcomes) each of these claims must get, after retakes.")
 
 
 class NetworkEvent(_Strict):

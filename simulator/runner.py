@@ -1,0 +1,234 @@
+"""Play a scenario: real terminals, simulated people, camera, GPS and network; then compare what the
+central side received with the scenario's expectations.
+
+Order of play: sign the roster and install it on every terminal; for each planned claim apply the
+network and GPS schedule, put the claimant in front of that terminal's camera and run the claim
+(retaking while the terminal asks for it); then restore every link, wait for every outbox to drain,
+send each terminal the others' payments (``cmd/ledger``) so double payments surface as conflicts,
+drain again and count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.errors import EdgeError
+from simulator.broker import SimBroker
+from simulator.central import CentralOffice, Issuer
+from simulator.faces import FaceLibrary
+from simulator.plan import Plan, PlannedClaim, in_window, make_plan
+from simulator.scenario import Scenario
+from simulator.tally import Tally, check
+from simulator.terminal import SimTerminal
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+MAX_ATTEMPTS_GUARD = 10
+
+
+@dataclass
+class RunOptions:
+    work_dir: Path
+    models_dir: Path | None = None
+    face: Any = None  # a FaceEngine to share; default: the configured pipeline, loaded once
+
+
+@dataclass
+class RunResult:
+    tally: Tally
+    problems: list[str]
+    elapsed_s: float
+    latencies_s: list[float] = field(default_factory=list)
+
+
+def _face_engine(opts: RunOptions) -> Any:
+    if opts.face is not None:
+        return opts.face
+    from edge.claim.face_adapter import make_face_engine
+    from simulator.terminal import with_environment
+
+    return make_face_engine(with_environment({"face": {"models_dir": str(opts.models_dir)}} if opts.models_dir else {}))
+
+
+def _enrolment_check(face: Any) -> Callable[[Path], bool]:
+    """The programme office only enrols photos the terminal's face core accepts as a reference."""
+
+    def usable(path: Path) -> bool:
+        try:
+            face.embed_photo(path.read_bytes())
+        except EdgeError:
+            return False
+        return True
+
+    return usable
+
+
+def _describe(c: PlannedClaim, plan: Plan) -> str:
+    who = c.identity.replace("_", " ")
+    claimed = c.claimed_id or "no id (1:N)"
+    extra = f" [{'+'.join(c.degradations)}]" if c.degradations else ""
+    return f"{c.kind:8s} {claimed:10s} {who}{extra}"
+
+
+class _Network:
+    """Applies outage windows and network events at claim boundaries."""
+
+    def __init__(self, sc: Scenario, terminals: dict[str, SimTerminal], broker: SimBroker, progress: Progress) -> None:
+        self.sc, self.terminals, self.broker, self.progress = sc, terminals, broker, progress
+        self.down: set[str] = set()
+
+    def before(self, index: int) -> None:
+        for tid, term in self.terminals.items():
+            want_down = any(in_window(w, index, tid) for w in self.sc.outages)
+            if want_down and tid not in self.down:
+                term.proxy.cut()
+                self.down.add(tid)
+                self.progress(f"      -- link DOWN at {tid} (outage starts)")
+            elif not want_down and tid in self.down:
+                term.proxy.restore()
+                self.down.discard(tid)
+                self.progress(f"      -- link UP at {tid} (outage over)")
+        for ev in self.sc.network:
+            if ev.before_claim != index:
+                continue
+            targets = [self.terminals[t] for t in (ev.terminals or self.terminals)]
+            if ev.action == "broker_restart":
+                if not self.broker.can_restart:
+                    raise EdgeError("scenario restarts the broker, but the simulator did not start it (use a private broker: --new-broker)")
+                self.progress(f"      -- broker restart ({ev.seconds:.1f} s down)")
+                self.broker.restart(ev.seconds)
+            elif ev.action == "stall":
+                self.progress(f"      -- link stall {ev.seconds:.1f} s at {', '.join(t.id for t in targets)}")
+                for t in targets:
+                    t.proxy.stall(ev.seconds)
+            elif ev.action == "throttle":
+                self.progress(f"      -- link throttled to {ev.bytes_per_s} B/s at {', '.join(t.id for t in targets)}")
+                for t in targets:
+                    t.proxy.throttle(ev.bytes_per_s)
+            elif ev.action == "cut":
+                for t in targets:
+                    t.proxy.cut()
+                    self.down.add(t.id)
+                self.progress(f"      -- link DOWN at {', '.join(t.id for t in targets)}")
+            elif ev.action == "restore":
+                for t in targets:
+                    t.proxy.restore()
+                    self.down.discard(t.id)
+                self.progress(f"      -- link UP at {', '.join(t.id for t in targets)}")
+
+    def restore_all(self) -> None:
+        for term in self.terminals.values():
+            term.proxy.restore()
+        if self.down:
+            self.progress(f"      -- links UP at {', '.join(sorted(self.down))} (end of day)")
+        self.down.clear()
+
+
+def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, offline: bool, progress: Progress, plan: Plan) -> None:
+    term.camera.present(c.images, degradations=c.degradations, other=c.other, label=c.identity, seed=sc.seed * 10_000 + c.index)
+    attempt = 1
+    while True:
+        result = term.claim(c.claimed_id, attempt)
+        d = result.decision
+        if d.outcome != "retake" or attempt >= MAX_ATTEMPTS_GUARD:
+            break
+        tally.retake_prompts += 1
+        progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> retake ({d.reason_code})")
+        attempt += 1
+    tally.count_decision(d.outcome, d.reason_code, tuple(d.flags))
+    if result.record is not None and offline:
+        tally.queued_offline += 1
+    score = result.record.scores.top_score if result.record is not None and result.record.scores else None
+    shown = f" score {score:.2f}" if isinstance(score, float) else ""
+    flags = f" flags {','.join(d.flags)}" if d.flags else ""
+    where = "  (offline: queued)" if offline else ""
+    progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> {d.outcome.upper()} ({d.reason_code}{shown}){flags}{where}")
+    allowed = [c.expect] if isinstance(c.expect, str) else c.expect
+    if allowed and d.outcome not in allowed:
+        tally.mismatches.append(f"claim {c.index} ({c.kind}, {c.identity}) at {term.id}: expected {' or '.join(allowed)}, "
+                                f"got {d.outcome} ({d.reason_code})")
+
+
+def _drain(terminals: dict[str, SimTerminal], central: CentralOffice, timeout_s: float, progress: Progress) -> tuple[set[str], int]:
+    """Wait until every committed record reached the central consumer; returns (committed keys, still pending)."""
+    end = time.monotonic() + timeout_s
+    last_note = 0.0
+    while True:
+        committed: set[str] = set()
+        pending = 0
+        for term in terminals.values():
+            keys, p = term.outbox_keys()
+            committed |= keys
+            pending += p
+        missing = committed - central.seen
+        if not missing and pending == 0:
+            return committed, 0
+        now = time.monotonic()
+        if now > end:
+            return committed, pending
+        if now - last_note > 2.0:
+            progress(f"      .. draining: {pending} record(s) queued on terminals, {len(missing)} not yet at central")
+            last_note = now
+        time.sleep(0.1)
+
+
+def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOptions, progress: Progress = print) -> RunResult:
+    """Play ``sc`` with faces from ``lib`` against ``broker``; never raises for failed expectations."""
+    t0 = time.monotonic()
+    assert broker.endpoint is not None
+    progress("loading face models")
+    face = _face_engine(opts)
+    plan = make_plan(sc, lib, usable=_enrolment_check(face))
+    opts.work_dir.mkdir(parents=True, exist_ok=True)
+    issuer = Issuer(opts.work_dir)
+    progress(f"{len(plan.roster)} recipients on the roster, {len(plan.claims)} claimants in the queue, {len(sc.terminals)} terminal(s)")
+    tally = Tally()
+    with contextlib.ExitStack() as stack:
+        central = stack.enter_context(CentralOffice(broker.endpoint))
+        terminals: dict[str, SimTerminal] = {}
+        for spec in sc.terminals:
+            terminals[spec.id] = stack.enter_context(SimTerminal(spec, work_dir=opts.work_dir, endpoint=broker.endpoint,
+                                                                 issuer_pub=issuer.public_key_file, face=face, models_dir=opts.models_dir))
+        for spec in sc.terminals:
+            signed = issuer.signed_roster(plan.roster, distribution_point=spec.distribution_point, period=sc.roster.period)
+            report = terminals[spec.id].install_roster(signed)
+            progress(f"{spec.id}: roster v{report.version} installed ({report.recipients} recipients)")
+        net = _Network(sc, terminals, broker, progress)
+        for c in plan.claims:
+            net.before(c.index)
+            term = terminals[c.terminal]
+            lost = any(in_window(w, c.index, term.id) for w in term.spec.gps_loss)
+            if lost != term.gps_lost:
+                progress(f"      -- GPS fix {'LOST' if lost else 'back'} at {term.id}")
+            term.set_gps_lost(lost)
+            _play_claim(c, term, sc, tally, term.id in net.down, progress, plan)
+        net.restore_all()
+        for term in terminals.values():
+            term.set_gps_lost(False)
+        progress("end of queue: waiting for every terminal's outbox to drain")
+        _drain(terminals, central, sc.drain_timeout_s, progress)
+        if len(terminals) > 1:
+            before = {tid: t.commands_handled for tid, t in terminals.items()}
+            sent_to = central.send_ledger(list(terminals))
+            if sent_to:
+                progress(f"central: sent {', '.join(sent_to)} the other terminals' payments (cmd/ledger)")
+                end = time.monotonic() + 15
+                while time.monotonic() < end and any(terminals[t].commands_handled <= before[t] for t in sent_to):
+                    time.sleep(0.05)
+        committed, pending = _drain(terminals, central, sc.drain_timeout_s, progress)
+        seen = central.seen
+        tally.records = len(committed)
+        tally.delivered = len(committed & seen)
+        tally.lost = len(committed - seen)
+        tally.conflicts = len(central.received("conflict"))
+        if pending:
+            tally.mismatches.append(f"{pending} record(s) still queued after {sc.drain_timeout_s:.0f} s")
+        latencies = list(central.latencies_s)
+    return RunResult(tally, check(sc.expect, tally), time.monotonic() - t0, latencies)

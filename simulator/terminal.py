@@ -1,0 +1,172 @@
+"""One simulated terminal: the product's real claim service, outbox, MQTT publisher and command
+router, fed by the simulated camera and GPS, talking to the broker through a fault proxy.
+
+Nothing of the terminal's logic is re-implemented here: decisions, ledger, records, outbox and
+publishing are ``edge.claim.build.open_claim_service`` + ``edge.transport.mqtt.MqttPublisher``,
+exactly as ``edge run`` assembles them (``edge.service.assemble``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from edge.config import EdgeConfig
+from simulator.broker import Endpoint
+from simulator.camera import FolderCamera
+from simulator.central import REGION
+from simulator.scenario import FixedGps, NoGps, RouteGps, Terminal
+
+logger = logging.getLogger(__name__)
+
+GPS_LOSS_JUMP_S = 900.0  # a simulated loss of fix is taken to have lasted this long (older than any max_fix_age_s default)
+
+
+class SkewClock:
+    """Monotonic seconds plus an offset the simulator can jump forward (simulated time passing)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+def make_gps(spec: Terminal, clock: SkewClock) -> Any:
+    """The simulated position source for this terminal (``simulator.gps``), not started."""
+    from simulator import gps
+
+    g = spec.gps
+    if isinstance(g, FixedGps):
+        return gps.FixedPoint(g.lat, g.lon, alt_m=g.alt_m, monotonic=clock)
+    if isinstance(g, RouteGps):
+        return gps.RouteSource(g.file, g.speed_mps, loop=True, monotonic=clock)
+    assert isinstance(g, NoGps)
+    from edge.gps.source import DisabledSource
+
+    return DisabledSource()
+
+
+def with_environment(data: dict[str, Any]) -> EdgeConfig:
+    """``data`` plus the user's ``TEPAT__SECTION__KEY`` overrides (e.g. ``TEPAT__FACE__EMBEDDER=fp32``), validated."""
+    from edge.config import _env_overrides, _merge
+
+    return EdgeConfig.model_validate(_merge(data, _env_overrides(os.environ)))
+
+
+def terminal_config(spec: Terminal, state_dir: Path, link_port: int, endpoint: Endpoint, issuer_pub: Path,
+                    models_dir: Path | None = None) -> EdgeConfig:
+    """The terminal's configuration: its own state folder, the proxy as its broker, quick reconnects."""
+    data: dict[str, Any] = {
+        "device": {"device_id": spec.id, "region": REGION, "distribution_point": spec.distribution_point,
+                   "state_dir": str(state_dir), "log_format": "text"},
+        "mqtt": {"host": "127.0.0.1", "port": link_port, "protocol": endpoint.protocol, "keepalive_s": 5,
+                 "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+        "gps": {"no_fix_policy": spec.no_fix_policy, "max_fix_age_s": spec.max_fix_age_s},
+        "claim": {"issuer_keys": [str(issuer_pub)]},
+    }
+    if models_dir:
+        data["face"] = {"models_dir": str(models_dir)}
+    cfg = with_environment(data)
+    # The simulator owns these: an override must not point the terminal at another broker or state folder.
+    cfg.device.state_dir, cfg.device.device_id, cfg.mqtt.host, cfg.mqtt.port = state_dir, spec.id, "127.0.0.1", link_port
+    return cfg
+
+
+class SimTerminal:
+    """Context manager: on enter, the terminal is running (publisher connected or retrying)."""
+
+    def __init__(self, spec: Terminal, *, work_dir: Path, endpoint: Endpoint, issuer_pub: Path, face: Any,
+                 models_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.state_dir = work_dir / spec.id
+        self.endpoint = endpoint
+        self.issuer_pub = issuer_pub
+        self.face = face
+        self.models_dir = models_dir
+        self.clock = SkewClock()
+        self.camera = FolderCamera()
+        self.gps: Any = None
+        self.proxy: Any = None
+        self.cfg: EdgeConfig | None = None
+        self.service: Any = None
+        self.publisher: Any = None
+        self.trusted: dict[str, Any] = {}
+        self.router: Any = None
+        self._stack = contextlib.ExitStack()
+        self.gps_lost = False
+
+    def __enter__(self) -> "SimTerminal":
+        try:
+            self._open()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        from edge.claim.build import open_claim_service
+        from edge.claim.central import register_claim_commands
+        from edge.claim.keys import trusted_issuer_keys
+        from edge.transport.mqtt import MqttPublisher
+        from edge.transport.router import CommandRouter
+        from simulator.netfault import FaultProxy
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.proxy = self._stack.enter_context(FaultProxy(target=(self.endpoint.host, self.endpoint.port)))
+        cfg = self.cfg = terminal_config(self.spec, self.state_dir, self.proxy.port, self.endpoint, self.issuer_pub, self.models_dir)
+        self.gps = self._stack.enter_context(make_gps(self.spec, self.clock))
+        self._stack.enter_context(self.camera)
+        self.service = self._stack.enter_context(open_claim_service(cfg, face=self.face, camera=self.camera, position_source=self.gps))
+        self.trusted = trusted_issuer_keys(cfg)
+        router = self.router = CommandRouter(max_bytes=cfg.mqtt.max_inbound_bytes)
+        register_claim_commands(router, self.service, self.trusted)
+        self.publisher = self._stack.enter_context(
+            MqttPublisher(cfg.mqtt, cfg.device, cfg.outbox_path, on_command=router.handle, store=cfg.store))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    # --- what the simulator does to the terminal ---------------------------------------------
+    def install_roster(self, signed: dict[str, Any]) -> Any:
+        """Import the signed roster the way ``edge roster import`` does (verify, compute templates)."""
+        from edge.claim.central import import_roster
+
+        return import_roster(self.service, signed, self.trusted)
+
+    def claim(self, claimed_id: str | None, attempt: int) -> Any:
+        """One claim attempt through the product's ClaimService; the publisher is nudged afterwards."""
+        result = self.service.claim(claimed_id, attempt=attempt)
+        self.publisher.wake()
+        return result
+
+    def set_gps_lost(self, lost: bool) -> None:
+        """Lose or regain the fix. A loss is simulated as long (the source's clock jumps ahead)."""
+        if lost == self.gps_lost or not hasattr(self.gps, "set_outage"):
+            return
+        self.gps.set_outage("no_fix" if lost else None)
+        self.clock.offset += GPS_LOSS_JUMP_S if lost else 1.5  # regain: a fresh report is due at once
+        self.gps_lost = lost
+
+    @property
+    def commands_handled(self) -> int:
+        """Inbound commands (cmd/ledger, cmd/roster) this terminal has handled so far."""
+        return int(self.router.stats.handled) if self.router is not None else 0
+
+    @property
+    def link_state(self) -> str:
+        return str(self.publisher.link_state)
+
+    def outbox_keys(self) -> tuple[set[str], int]:
+        """(keys of every record this terminal committed, records still pending)."""
+        from edge.store.outbox import Outbox
+
+        assert self.cfg is not None
+        with Outbox(self.cfg.outbox_path, self.id) as ob:
+            rows = [i for i in ob.items(limit=10_000_000) if i.durable_class == "record"]
+        return {i.key for i in rows}, sum(1 for i in rows if i.state == "pending")
