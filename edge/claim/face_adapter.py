@@ -97,11 +97,12 @@ class PipelineFaceEngine:
         return result.embedding
 
 
-def make_face_engine(cfg: EdgeConfig) -> PipelineFaceEngine:
-    """The configured pipeline (models sha256-verified, calibrated thresholds) plus liveness when enabled."""
+def make_face_engine(cfg: EdgeConfig, *, require_calibration: bool = True) -> PipelineFaceEngine:
+    """The configured pipeline (models sha256-verified, calibrated thresholds) plus liveness when enabled.
+    ``require_calibration=False`` serves roster imports (embedding reference photos needs no thresholds)."""
     from edge.face.pipeline import FacePipeline
 
-    pipeline = FacePipeline.from_config(cfg.face)
+    pipeline = FacePipeline.from_config(cfg.face, require_calibration=require_calibration)
     liveness = None
     if cfg.face.liveness:
         from edge.face.liveness import LivenessChecker

@@ -109,9 +109,11 @@ def run_import(args: argparse.Namespace) -> int:
         data = args.file.read_bytes()
     except FileNotFoundError:
         raise NotFoundError(f"roster file not found: {args.file}") from None
+    from edge.claim.face_adapter import make_face_engine
     from edge.gps.source import DisabledSource
 
-    with open_claim_service(cfg, position_source=DisabledSource()) as svc:
+    face = make_face_engine(cfg, require_calibration=False)
+    with open_claim_service(cfg, position_source=DisabledSource(), face=face) as svc:
         report = import_roster(svc, data, keys, recompute=not args.no_recompute)
     print_json(report.__dict__)
     return 0
