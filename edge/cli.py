@@ -28,6 +28,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.outbox_cmd",
     "edge.commands.monitor_cmd",
     "edge.commands.gps_cmd",
+    "edge.commands.face_cmd",
+    "edge.commands.eval_cmd",
+    "edge.commands.bench_cmd",
 )
 
 logger = logging.getLogger("edge")
