@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -61,51 +58,58 @@ def letterbox_bgr(img: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-_PART_RE = re.compile(r"Replacing (\d+) out of (\d+) node\(s\) with delegate \((\w+)\) node, yielding (\d+) partitions")
-
-_PROBE = r"""
-import sys
-from ai_edge_litert.interpreter import Interpreter
-it = Interpreter(sys.argv[1], num_threads=1)
-it.allocate_tensors()
-from collections import Counter
-print("OPS", dict(Counter(o["op_name"] for o in it._get_ops_details() if o["op_name"] != "DELEGATE")))
-"""
-
-
 def delegate_partitions(tflite: Path) -> dict[str, object]:
-    """How XNNPACK takes the graph: delegated nodes, partitions (from the runtime's own log line)."""
-    res = subprocess.run([sys.executable, "-c", _PROBE, str(tflite)], capture_output=True, text=True)
-    text = res.stderr + res.stdout
-    m = _PART_RE.search(text)
-    ops = {}
-    for line in res.stdout.splitlines():
-        if line.startswith("OPS "):
-            ops = eval(line[4:], {})  # noqa: S307 - our own probe's dict literal
-    if m:
-        return {"delegated_nodes": int(m.group(1)), "nodes": int(m.group(2)), "partitions": int(m.group(4)), "ops": ops}
-    # Fully delegated graphs may not log the line; then every node went to XNNPACK.
-    total = sum(ops.values())
-    return {"delegated_nodes": total, "nodes": total, "partitions": 1 if total else 0, "ops": ops, "log": "no partial-delegation line"}
+    """How XNNPACK takes the graph: number of delegate partitions and the ops left outside it.
 
-
-def time_model(tflite: Path, threads: int, runs: int = 60, warmup: int = 10) -> float:
-    """Median milliseconds per invoke (random input), after warm-up."""
+    After delegation the interpreter lists one DELEGATE node per partition. An original node runs
+    outside XNNPACK when its outputs are not produced by a partition but are consumed by one (or are
+    graph outputs).
+    """
     from ai_edge_litert.interpreter import Interpreter
 
-    it = Interpreter(str(tflite), num_threads=threads)
+    it = Interpreter(str(tflite), num_threads=1)
     it.allocate_tensors()
-    inp = it.get_input_details()[0]
-    x = (np.random.default_rng(0).random(inp["shape"]) * 255).astype(np.float32)
-    if inp["dtype"] != np.float32:
-        scale, zero = inp["quantization"]
-        x = np.clip(np.round(x / scale + zero), -128, 127).astype(inp["dtype"])
-    it.set_tensor(inp["index"], x)
-    for _ in range(warmup):
-        it.invoke()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        it.invoke()
-        times.append((time.perf_counter() - t) * 1000)
-    return round(statistics.median(times), 2)
+    ops = it._get_ops_details()
+    dels = [o for o in ops if o["op_name"] == "DELEGATE"]
+    made = {t for d in dels for t in d["outputs"]}
+    used = {t for d in dels for t in d["inputs"]} | {d["index"] for d in it.get_output_details()}
+    dtype = {t["index"]: t["dtype"].__name__ for t in it.get_tensor_details()}
+    outside: dict[str, int] = {}
+    for o in ops:
+        outs = set(o["outputs"])
+        if o["op_name"] != "DELEGATE" and outs and not outs & made and outs <= used:
+            key = f"{o['op_name']}:{dtype[o['outputs'][0]]}"
+            outside[key] = outside.get(key, 0) + 1
+    nodes = len(ops) - len(dels)
+    return {"partitions": len(dels), "nodes": nodes, "ops_outside_xnnpack": outside}
+
+
+def time_models(tflites: list[Path], threads: int, rounds: int = 20, per_round: int = 5, warmup: int = 10) -> list[float]:
+    """Median milliseconds per invoke for each model, measured interleaved (A,B,A,B...) after warm-up.
+
+    Interleaving keeps the comparison fair on a machine whose load changes while measuring.
+    ``rounds * per_round`` timed invokes per model (default 100).
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interps = []
+    for path in tflites:
+        it = Interpreter(str(path), num_threads=threads)
+        it.allocate_tensors()
+        inp = it.get_input_details()[0]
+        x = (np.random.default_rng(0).random(inp["shape"]) * 255).astype(np.float32)
+        if inp["dtype"] != np.float32:
+            scale, zero = inp["quantization"]
+            x = np.clip(np.round(x / scale + zero), -128, 127).astype(inp["dtype"])
+        it.set_tensor(inp["index"], x)
+        for _ in range(warmup):
+            it.invoke()
+        interps.append(it)
+    times: list[list[float]] = [[] for _ in interps]
+    for _ in range(rounds):
+        for i, it in enumerate(interps):
+            for _ in range(per_round):
+                t = time.perf_counter()
+                it.invoke()
+                times[i].append((time.perf_counter() - t) * 1000)
+    return [round(statistics.median(t), 2) for t in times]
