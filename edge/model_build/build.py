@@ -71,6 +71,10 @@ class BuildContext:
 
 
 def _finish(ctx: BuildContext, name: str, built: Path, meta: dict[str, Any], build: dict[str, Any]) -> dict[str, Any]:
+    from edge.face.models import TfliteModel
+
+    # The documented output tensors must exist in the file (TfliteModel refuses it otherwise).
+    TfliteModel(built, sha256=sha256_of(built), threads=1, name=name, output_tensors=[o["tensor"] for o in meta["outputs"]])
     dest = ctx.out_dir / f"{name_to_file(name)}"
     tmp = dest.with_suffix(dest.suffix + ".part")
     shutil.copyfile(built, tmp)

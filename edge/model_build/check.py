@@ -27,6 +27,12 @@ def tflite_run(tflite: Path, batch: np.ndarray, threads: int = 2, output_tensors
     return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
 
 
+def output_names(tflite: Path) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return [d["name"] for d in Interpreter(str(tflite)).get_output_details()]
+
+
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)

@@ -109,6 +109,8 @@ def build(ctx, finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     out = ctx.work_dir / "sface_int8.tflite"
     out.write_bytes(model)
 
+    meta = specs.sface("int8")
+    meta["outputs"][0]["tensor"] = check.output_names(out)[0]  # the converter names it, e.g. PartitionedCall:0
     parts = check.delegate_partitions(out)
     if parts["partitions"] != 1:
         raise ModelError(f"int8 SFace runs as {parts['partitions']} XNNPACK partitions (outside: {parts['ops_outside_xnnpack']}); expected 1")
@@ -126,7 +128,7 @@ def build(ctx, finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
         ctx,
         "sface_int8",
         out,
-        specs.sface("int8"),
+        meta,
         {
             "steps": [
                 "remove initializers from graph inputs",
