@@ -200,7 +200,8 @@ def test_claim_flow_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None
 def test_claim_flow_served_by_edge_run(tmp_path: Path, notify_socket) -> None:
     """`edge run` with the claim flow serves POST /api/claim, and the decision appears on the status board."""
     config, _ = make_terminal(tmp_path)
-    text = config.read_text().replace("http_api = false\n", "").replace(f'models_dir = "{tmp_path / "models"}"', f'models_dir = "{ROOT / "models"}"')
+    text = config.read_text().replace("http_api = false\n", "").replace(
+        f'models_dir = "{tmp_path / "models"}"', f'models_dir = "{ROOT / "models"}"\nembedder = "fp32"')
     port = free_port()
     config.write_text(text.replace("http_port = 0", f"http_port = {port}"))
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket.path)}
@@ -208,7 +209,12 @@ def test_claim_flow_served_by_edge_run(tmp_path: Path, notify_socket) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=log)
     try:
-        notify_socket.wait_for(lambda m: m.startswith("READY=1"), 120)
+        deadline = time.monotonic() + 120
+        while not any(m.startswith("READY=1") for _, m in notify_socket.received):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"edge run did not become ready: {log.read()[-2000:]}")
+            notify_socket.drain(0.5)
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/claim", data=json.dumps({"recipient_id": "3171-0001"}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         try:
@@ -227,6 +233,7 @@ def test_claim_flow_served_by_edge_run(tmp_path: Path, notify_socket) -> None:
         text = log.read()
         log.close()
     assert proc.returncode == 0, text[-2000:]
+    assert "Traceback" not in text, text[-2000:]
 
 
 def free_port() -> int:
