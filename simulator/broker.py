@@ -10,6 +10,7 @@ terminals must then use ``protocol = "3.1.1"``). If none is possible, one
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import shutil
 import socket
@@ -108,6 +109,8 @@ class MosquittoBroker:
             f"persistence_location {workdir}/\n"
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
+            # mosquitto started as root drops to user 'mosquitto', which could not write the persistence file here
+            f"user {getpass.getuser()}\n"
             "log_dest stderr\n"
             "log_type error\nlog_type warning\n",
             encoding="utf-8",
