@@ -102,3 +102,14 @@ def test_exif_orientation_is_applied(datasets_dir, tmp_path):
     raw = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     rgb = read_image(path)
     assert rgb.shape[:2] == raw.shape[1::-1] != raw.shape[:2]
+
+
+def test_template_from_bytes_refuses_a_faceless_photo(face_pipeline, datasets_dir):
+    """A reference photo with no face raises an ImageError carrying the officer's advice; a good one gives a template."""
+    from edge.errors import ImageError
+
+    good = (datasets_dir / "faces" / "Liu_Mingkang" / "1.jpg").read_bytes()
+    assert face_pipeline.template_from_bytes(good).shape == (128,)
+    ok, png = cv2.imencode(".png", np.full((200, 200, 3), 90, np.uint8))
+    with pytest.raises(ImageError, match="no usable face.*look at the camera"):
+        face_pipeline.template_from_bytes(png.tobytes())

@@ -140,6 +140,8 @@ def test_best_score_fuse_and_gallery_search():
     near = GalleryIndex(["x", "y"], np.stack([a, (a + 0.01 * b) / np.linalg.norm(a + 0.01 * b)]))
     assert not near.identify(a, threshold=0.5, margin=0.05).accepted  # runner-up too close
     assert index.templates_of("bob").shape == (2, 128)
+    from_dict = GalleryIndex.from_dict({"bob": np.stack([b, unit(4)]), "amy": a[None]})
+    assert from_dict.identities == ["amy", "bob"] and len(from_dict) == 3
 
 
 def test_threshold_at_far_and_eer():

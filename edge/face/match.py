@@ -72,6 +72,17 @@ class GalleryIndex:
         self.starts = np.asarray(starts, dtype=np.intp)
         self.identities = [sorted_ids[i] for i in starts]
 
+    @classmethod
+    def from_dict(cls, gallery: dict[str, np.ndarray]) -> GalleryIndex:
+        """Index a ``{recipient_id: (k, d) templates}`` mapping."""
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        for rid, t in gallery.items():
+            t = np.asarray(t, dtype=np.float32).reshape(-1, np.asarray(t).shape[-1])
+            ids.extend([rid] * t.shape[0])
+            rows.append(t)
+        return cls(ids, np.vstack(rows) if rows else np.zeros((0, 128), np.float32))
+
     def __len__(self) -> int:
         return self.matrix.shape[0]
 

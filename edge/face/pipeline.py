@@ -114,7 +114,7 @@ class FacePipeline:
         except Exception:
             if require_calibration:
                 raise
-            logger.warning("embedder %s (%s) has no calibrated thresholds; matching decisions are disabled", emb.name, emb.sha256[:12])
+            logger.debug("embedder %s (%s) has no calibrated thresholds (not needed for enrolment)", emb.name, emb.sha256[:12])
         return cls(det, emb, cfg.quality, threshold_1to1=t11, threshold_1toN=t1n, margin_1toN=cfg.margin_1toN)
 
     @property
@@ -156,6 +156,15 @@ class FacePipeline:
         with _Timer(lat, "decode"):
             rgb = read_image(path)
         return self.analyse(rgb, gate=gate, latency=lat)
+
+    def template_from_bytes(self, data: bytes, what: str = "reference photo") -> np.ndarray:
+        """Enrolment template from a photo; ImageError naming the quality reasons when the face is unusable."""
+        from edge.errors import ImageError
+
+        res = self.analyse_bytes(data, what)
+        if res.embedding is None:
+            raise ImageError(f"{what}: no usable face ({'; '.join(res.quality.advice())})")
+        return res.embedding
 
     def analyse_burst(self, frames: list[np.ndarray]) -> BurstResult:
         """Every frame through the gate; usable frames ranked by :func:`edge.face.quality.quality_score`."""
