@@ -28,6 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     ver.add_argument("--dir", type=Path, help="models folder (default: face.models_dir from the configuration)")
     ver.set_defaults(func=run_verify)
 
+    bench = msub.add_parser(
+        "bench",
+        help="time models on this machine (median ms, interleaved runs) and count XNNPACK partitions",
+        description="Measure inference speed of manifest models here (run it on the Pi). Models are timed "
+        "interleaved so a change in machine load affects all of them alike; the first model is the baseline.",
+    )
+    bench.add_argument("names", nargs="*", default=["sface_fp32", "sface_int8"], help="manifest names (default: sface_fp32 sface_int8)")
+    bench.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    bench.add_argument("--runs", type=int, default=100, metavar="N", help="timed invokes per model and thread count (default 100)")
+    bench.add_argument("--dir", type=Path, help="models folder (default: face.models_dir from the configuration)")
+    bench.set_defaults(func=run_bench)
+
     b = msub.add_parser(
         "build",
         help="rebuild the .tflite files from the upstream ONNX/TFLite sources (needs pip install -e '.[models]')",
@@ -35,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "quantize the int8 embedder with real aligned faces, validate against onnxruntime and update manifest.json. "
         "Takes a few minutes on 2 cores.",
     )
-    b.add_argument("--only", action="append", metavar="NAME", help="build only this model (repeatable): yunet_320, sface_fp32, sface_int8, blazeface_short, blazeface_full")
+    b.add_argument("--only", action="append", metavar="NAME", help="build only this model (repeatable): yunet_320, sface_fp32, sface_int8, blazeface_short, blazeface_full, minifasnet_v2, minifasnet_v1se (the last two need PyTorch)")
     b.add_argument("--calib-images", type=int, default=300, metavar="N", help="aligned faces used to calibrate int8 (default 300)")
     b.add_argument("--out", type=Path, help="output folder (default: the project's models/)")
     b.add_argument("--datasets", type=Path, help="face datasets folder (default: $TEPAT_SHARED/datasets or ../shared/datasets)")
@@ -83,6 +95,37 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"{bad} of {len(man.models)} model file(s) do not match the manifest; run 'edge models build' or restore them")
         return 1
     print(f"all {len(man.models)} model files match {d / 'manifest.json'}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from edge.face.models import load_manifest, model_path, verify_file
+    from edge.model_build.check import delegate_partitions, time_models
+
+    d = _models_dir(args)
+    man = load_manifest(d)
+    try:
+        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    except ValueError:
+        raise ModelError(f"--threads must be comma-separated integers, got {args.threads!r}") from None
+    if args.runs < 10 or not threads or min(threads) < 1:
+        raise ModelError("--runs must be at least 10 and --threads positive integers")
+    paths = []
+    for name in args.names:
+        problem = verify_file(d, name, man.entry(name))
+        if problem:
+            raise ModelError(f"{problem}; run 'edge models verify'")
+        paths.append(model_path(d, man.entry(name)))
+    for name, path in zip(args.names, paths):
+        parts = delegate_partitions(path)
+        outside = ", ".join(f"{k} x{v}" for k, v in parts["ops_outside_xnnpack"].items()) or "none"
+        print(f"{name}: {parts['partitions']} XNNPACK partition(s); ops outside XNNPACK: {outside}")
+    for t in threads:
+        rounds = max(1, args.runs // 5)
+        print(f"timing {len(paths)} model(s) with {t} thread(s), {rounds * 5} runs each ...", flush=True)
+        ms = time_models(paths, t, rounds=rounds, per_round=5)
+        for name, m in zip(args.names, ms):
+            print(f"  {name:20s} {t} thread(s): median {m:7.2f} ms   speed-up vs {args.names[0]}: {ms[0] / m:.2f}x")
     return 0
 
 

