@@ -74,6 +74,7 @@ class CentralOffice:
                                    topic_prefix=prefix, reconnect_min_s=0.2, reconnect_max_s=2.0, keepalive_s=10)
         self.consumer = Consumer(self.mqtt_cfg, client_id=client_id, on_message=self._on_message)
         self.latencies_s: list[float] = []
+        self.timeline: list[tuple[float, float]] = []  # (record created, received at central), epoch seconds
         self.records: dict[str, dict[str, Any]] = {}  # idempotency key -> envelope (new records only)
         self._lock = threading.Lock()
         self._pub = None
@@ -108,6 +109,7 @@ class CentralOffice:
             self.records[env["idempotency_key"]] = env
             if created is not None:
                 self.latencies_s.append(max(0.0, received - created))
+                self.timeline.append((created, received))
 
     @property
     def seen(self) -> set[str]:
