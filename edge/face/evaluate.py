@@ -177,7 +177,7 @@ def plot_roc(scores: dict, report: dict, out: Path) -> None:
     for imp, label in ((scores["impostor"], "file impostor pairs"), (scores["cross_identity"], "all cross-identity pairs")):
         if imp.size and scores["genuine"].size:
             far, tar = metrics.roc(scores["genuine"], imp)
-            ax1.plot(np.clip(far, 1e-7, 1), tar, label=f"{label} (n={imp.size})")
+            ax1.plot(np.maximum(far, 0.5 / imp.size), tar, label=f"{label} (n={imp.size})")
     ax1.set_xscale("log")
     ax1.set_xlabel("false accept rate")
     ax1.set_ylabel("true accept rate")

@@ -25,9 +25,12 @@ def eer(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
     return float((far[k] + frr[k]) / 2), float(ts[k])
 
 
-def roc(genuine: np.ndarray, impostor: np.ndarray, points: int = 400) -> tuple[np.ndarray, np.ndarray]:
-    """(FAR, TAR) over thresholds spanning the scores."""
-    ts = np.linspace(min(genuine.min(), impostor.min()), max(genuine.max(), impostor.max()), points)
+def roc(genuine: np.ndarray, impostor: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(FAR, TAR) at log-spaced target FARs down to the smallest the impostor set resolves (1/n)."""
+    if impostor.size == 0 or genuine.size == 0:
+        return np.zeros(0), np.zeros(0)
+    fars = np.logspace(np.log10(1.0 / impostor.size), 0, points)
+    ts = [threshold_at_far(impostor, f) for f in fars]
     far = np.array([(impostor >= t).mean() for t in ts])
     tar = np.array([(genuine >= t).mean() for t in ts])
     return far, tar

@@ -29,7 +29,9 @@ def threshold_at_far(impostor: np.ndarray, far: float) -> float | None:
     n = imp.size
     if n == 0 or n * far < 1:
         return None
-    allowed = int(math.floor(n * far))  # impostors allowed at or above the threshold
+    allowed = int(math.floor(n * far + 1e-9))  # impostors allowed at or above the threshold
+    if allowed >= n:
+        return float(imp[-1])  # every impostor may pass: the lowest score
     # threshold just above the (allowed+1)-th highest impostor score
     return float(np.nextafter(imp[allowed], np.inf))
 
