@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     reference = open_embedder(cfg.models_dir, "fp32", threads=cfg.threads) if args.embedder != "fp32" else None
     pipeline = FacePipeline(detector, embedder, cfg.quality)
     report, scores = evaluate(pipeline, args.pairs, args.root, limit=args.limit, reference=reference)
+    calibrated = th.load(cfg.models_dir).get(embedder.sha256)
+    if calibrated and not args.write_thresholds:
+        report["at_calibrated_thresholds"] = at_thresholds(scores, calibrated)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -76,7 +79,22 @@ def run(args: argparse.Namespace) -> int:
         }
         path = th.write(cfg.models_dir, embedder.sha256, entry)
         log.info("thresholds for %s (%s) written to %s", embedder.name, embedder.sha256[:12], path)
-    brief = {k: report[k] for k in ("embedder", "detector", "pairs", "pairs_scored", "failed_to_enrol", "eer", "tar_at_far", "thresholds", "tar_at_far_pairs_only", "mean_cosine_to_fp32")}
+    brief = {k: report[k] for k in ("at_calibrated_thresholds",) if k in report}
+    brief |= {k: report[k] for k in ("embedder", "detector", "pairs", "pairs_scored", "failed_to_enrol", "eer", "tar_at_far", "thresholds", "tar_at_far_pairs_only", "mean_cosine_to_fp32")}
     brief["scores"] = {k: {m: v.get(m) for m in ("n", "mean", "std", "min", "max")} for k, v in report["scores"].items()}
     print_json(brief)
     return 0
+
+
+def at_thresholds(scores: dict, calibration: dict) -> dict:
+    """TAR and observed FAR of this run's scores at the shipped (calibrated) thresholds."""
+    out = {"from": calibration.get("pairs_file"), "by_far": {}}
+    for key, t in calibration.get("thresholds", {}).items():
+        g, i, x = scores["genuine"], scores["impostor"], scores["cross_identity"]
+        out["by_far"][key] = {
+            "threshold": t,
+            "tar": round(float((g >= t).mean()), 5) if g.size else None,
+            "far_pairs": round(float((i >= t).mean()), 6) if i.size else None,
+            "far_cross_identity": round(float((x >= t).mean()), 7) if x.size else None,
+        }
+    return out
