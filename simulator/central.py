@@ -67,7 +67,8 @@ def _parse_time(text: str) -> float | None:
 class CentralOffice:
     """Receives every record through the product's monitor consumer; context manager."""
 
-    def __init__(self, endpoint: Endpoint, *, client_id: str = "tepat-sim-central", prefix: str = "tepat/v1") -> None:
+    def __init__(self, endpoint: Endpoint, *, client_id: str | None = None, prefix: str = "tepat/v1") -> None:
+        client_id = client_id or f"tepat-sim-central-{new_key()[:8]}"
         from edge.monitor import Consumer
 
         self.mqtt_cfg = MqttConfig(host=endpoint.host, port=endpoint.port, protocol=endpoint.protocol,
