@@ -56,7 +56,8 @@ class OnnxReferenceEmbedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(_constant_weights(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.name = "onnx-reference"
         self.sha256 = sha256_of(path)
@@ -64,6 +65,24 @@ class OnnxReferenceEmbedder:
     def embed(self, aligned_rgb_112: np.ndarray) -> np.ndarray:
         x = aligned_rgb_112.astype(np.float32).transpose(2, 0, 1)[None]
         return l2_normalise(self.session.run(None, {self.input_name: x})[0])
+
+
+def _constant_weights(path: Path) -> bytes:
+    """The ONNX model with its initializers removed from the graph inputs.
+
+    The upstream SFace file lists every weight as a graph input too, which stops onnxruntime
+    from folding BatchNorm into the convolutions (~10x slower); the computation is unchanged.
+    """
+    try:
+        import onnx
+    except ImportError:
+        return Path(path).read_bytes()
+    model = onnx.load(str(path))
+    weights = {i.name for i in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    return model.SerializeToString()
 
 
 def open_embedder(models_dir: Path, variant: str, *, threads: int = 2, fallback: bool = False) -> Embedder:
