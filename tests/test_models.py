@@ -199,3 +199,30 @@ def test_find_source_unknown_name() -> None:
     """Asking for an unknown source model is a ModelError listing the known ones."""
     with pytest.raises(ModelError, match="known:"):
         find_source_onnx("resnet")
+
+
+def test_int8_embedder_is_one_xnnpack_partition(models_dir: Path) -> None:
+    """The shipped int8 SFace runs as a single XNNPACK partition with no op left outside; naive int8 would give 28."""
+    from edge.model_build.check import delegate_partitions
+
+    parts = delegate_partitions(models_dir / load_manifest(models_dir).models["sface_int8"].file)
+    assert parts["partitions"] == 1 and parts["ops_outside_xnnpack"] == {}
+
+
+def test_list_command_prints_every_model(models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`edge models list` prints one row per manifest entry."""
+    assert edge_main(["models", "list", "--dir", str(models_dir)]) == 0
+    out = capsys.readouterr().out
+    for name in load_manifest(models_dir).models:
+        assert name in out
+
+
+def test_build_without_toolchain_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the [models] extra the build stops with one line naming pip install -e '.[models]'."""
+    import sys
+
+    from edge.model_build.build import require_toolchain
+
+    monkeypatch.setitem(sys.modules, "onnx2tf", None)
+    with pytest.raises(ModelError, match=r"onnx2tf.*pip install -e '\.\[models\]'"):
+        require_toolchain()
