@@ -80,7 +80,7 @@ def apply_ledger_update(svc: ClaimService, payload: Any) -> list[ConflictRecord]
             logger.error("Ledger update not applied: %s", exc)
             return []
         for c in conflicts:
-            rec = ConflictRecord(**svc._base(svc.where()), recipient_id=c.recipient_id, period=c.period, local_key=c.local.idempotency_key,
+            rec = ConflictRecord(**svc.record_fields(svc.where()), recipient_id=c.recipient_id, period=c.period, local_key=c.local.idempotency_key,
                                  local_decided_at=c.local.decided_at, other_key=c.other.idempotency_key, other_device_id=c.other.device_id,
                                  other_distribution_point=c.other.distribution_point, other_decided_at=c.other.decided_at)
             try:

@@ -46,7 +46,7 @@ def override(svc: ClaimService, original_key: str, new_outcome: Literal["accept"
             if prior is not None:
                 raise AlreadyPaidError(f"{rid} already collected in {period} on {prior.decided_at} at {prior.distribution_point} ({prior.device_id}); override refused")
         w = svc.where()
-        rec = OverrideRecord(**svc._base(w), original_key=original_key, original_outcome=original["outcome"], new_outcome=new_outcome,
+        rec = OverrideRecord(**svc.record_fields(w), original_key=original_key, original_outcome=original["outcome"], new_outcome=new_outcome,
                              reason_code=reason_code, note=note, officer_id=officer_id, recipient_id=rid, period=period)
         signed = svc.emit(KIND_OVERRIDE, rec, disburse=new_outcome == "accept" and not paid_now)
         if new_outcome == "reject":
@@ -85,7 +85,7 @@ def enrol(svc: ClaimService, recipient_id: str, officer_id: str, frames: list[np
         w = svc.where()
         d = Decision("accept", "enrolled", recipient_id, officer_message("enrolled", name=info.display_name), (f"gps_{w.gps.flag}",) if w.gps.flag else ())
         q = burst.quality
-        rec = DecisionRecord(**svc._base(w), outcome="accept", reason_code="enrolled", message=d.message, recipient_id=recipient_id,
+        rec = DecisionRecord(**svc.record_fields(w), outcome="accept", reason_code="enrolled", message=d.message, recipient_id=recipient_id,
                              claimed_id=recipient_id, period=state.period, roster_version=svc.roster.installed().version,
                              officer_id=officer_id, scores=Scores(mode="none", live=burst.liveness.live if burst.liveness else None,
                                                                   liveness_score=burst.liveness.score if burst.liveness else None),

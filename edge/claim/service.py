@@ -110,7 +110,8 @@ class ClaimService:
         self.ledger.save_record(payload, disburse=disburse)
         return signed
 
-    def _base(self, w: Where) -> dict[str, Any]:
+    def record_fields(self, w: Where) -> dict[str, Any]:
+        """The fields every record shares: a fresh idempotency key, the next sequence number, device, place, time."""
         return {"idempotency_key": new_key(), "seq": self.ledger.next_seq(), "device_id": self.device_id,
                 "distribution_point": self.point, "time": w.time, "position": w.position}
 
@@ -158,7 +159,7 @@ class ClaimService:
                             live=f.liveness.live if f.liveness else None)
             inst = self.roster.installed()
             rec = DecisionRecord(
-                **self._base(w), outcome=d.outcome, reason_code=d.reason_code, message=d.message,
+                **self.record_fields(w), outcome=d.outcome, reason_code=d.reason_code, message=d.message,
                 recipient_id=d.recipient_id, claimed_id=f.claimed_id, period=f.roster.period,
                 roster_version=inst.version if inst else None, officer_id=officer_id, scores=scores,
                 quality=QualityInfo(passed=q.passed, reason=q.reason, frames_ok=q.frames_ok, frames_total=q.frames_total) if q else None,
