@@ -13,7 +13,8 @@ from edge.commands.common import config_from_args, print_json
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("claim", help="verify a claimant with the camera and record the decision (accept / reject / refer)",
                        description="With --id: 1:1 against that recipient's templates. Without: 1:N over the roster. "
-                                   "Every decision is signed, written to the outbox, then published.")
+                                   "Every decision is signed and written to the outbox; the running service (edge run) publishes it. "
+                                   "While edge run is serving, prefer its HTTP API (POST /api/claim) so one process owns the ledger.")
     p.add_argument("--id", dest="recipient_id", metavar="ID", help="recipient id from the card, QR code or typed number")
     p.add_argument("--officer", metavar="OFFICER_ID", help="the officer at the counter (recorded)")
     p.add_argument("--image", type=Path, nargs="+", metavar="FILE", help="use these photos as the burst instead of the camera")
