@@ -172,3 +172,30 @@ def test_gallery_roundtrip_and_other_model_templates_ignored(tmp_path):
             g.templates("nobody", "a" * 64)
         with pytest.raises(NotFoundError, match="different face model"):
             g.templates("r2", "a" * 64)
+
+
+def test_thresholds_file_roundtrip_and_refusal(tmp_path):
+    """Calibrations are keyed by sha256; an uncalibrated embedder or FAR is refused with the fix named."""
+    from edge.errors import ModelError
+    from edge.face import thresholds as th
+
+    th.write(tmp_path, "a" * 64, {"thresholds": {"1e-3": 0.36, "1e-4": 0.42}})
+    th.write(tmp_path, "b" * 64, {"thresholds": {"1e-3": 0.5}})
+    assert th.lookup(tmp_path, "a" * 64, 1e-3) == 0.36
+    assert th.lookup(tmp_path, "a" * 64, 0.0001) == 0.42
+    with pytest.raises(ModelError, match="no calibrated thresholds.*--write-thresholds"):
+        th.lookup(tmp_path, "c" * 64, 1e-3)
+    with pytest.raises(ModelError, match="no threshold for FAR 1e-4"):
+        th.lookup(tmp_path, "b" * 64, 1e-4)
+
+
+def test_crop_checks_dark_bright_blur():
+    """A flat dark crop is too dark and blurred; a bright one overexposed; a textured mid-grey one passes."""
+    from edge.face.quality import check_crop
+    from edge.face.types import QualityReport
+
+    cfg = QualityConfig()
+    assert check_crop(np.full((112, 112, 3), 20, np.uint8), cfg, QualityReport()).reasons == ["too_dark", "too_blurred"]
+    assert "overexposed" in check_crop(np.full((112, 112, 3), 240, np.uint8), cfg, QualityReport()).reasons
+    texture = np.random.default_rng(0).integers(60, 200, (112, 112, 3)).astype(np.uint8)
+    assert check_crop(texture, cfg, QualityReport()).ok
