@@ -139,6 +139,8 @@ def test_yunet_outputs_follow_manifest_order(models_dir: Path) -> None:
     with open_model(models_dir, "yunet_320") as model:
         outs = model(np.zeros((1, 320, 320, 3), np.float32))
     assert [list(o.shape) for o in outs] == [o.shape for o in man.outputs]
+    with pytest.raises(ModelError, match="closed"):
+        model(np.zeros((1, 320, 320, 3), np.float32))
     assert [o.name for o in man.outputs][:3] == ["cls_8", "cls_16", "cls_32"]
 
 

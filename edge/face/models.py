@@ -10,6 +10,7 @@ as a fallback), so importing this module is cheap.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -127,8 +128,6 @@ class TfliteModel:
             raise ModelError(f"model {name!r}: file {self.path} is missing; {FIX_HINT}") from None
         except OSError as exc:
             raise ModelError(f"model {name!r}: cannot read {self.path}: {exc.strerror}") from None
-        import hashlib
-
         got = hashlib.sha256(content).hexdigest()
         if got != sha256:
             raise ModelError(
@@ -157,6 +156,8 @@ class TfliteModel:
         logger.debug("loaded model %s from %s (%d threads)", name, self.path, threads)
 
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        if self._interp is None:
+            raise ModelError(f"model {self.name!r} was closed; open it again with open_model()")
         if len(inputs) != len(self.input_details):
             raise ValueError(f"model {self.name!r} takes {len(self.input_details)} input(s), got {len(inputs)}")
         with self._lock:
@@ -166,7 +167,9 @@ class TfliteModel:
             return [_from_output(self._interp.get_tensor(d["index"]), d) for d in self.output_details]
 
     def close(self) -> None:
-        self._interp = None
+        """Release the interpreter (its memory is freed once no call is running)."""
+        with self._lock:
+            self._interp = None
 
     def __enter__(self) -> TfliteModel:
         return self
