@@ -199,3 +199,14 @@ def test_crop_checks_dark_bright_blur():
     assert "overexposed" in check_crop(np.full((112, 112, 3), 240, np.uint8), cfg, QualityReport()).reasons
     texture = np.random.default_rng(0).integers(60, 200, (112, 112, 3)).astype(np.uint8)
     assert check_crop(texture, cfg, QualityReport()).ok
+
+
+@pytest.mark.parametrize("n", [7, 160, 1500, 12345])
+def test_roc_spans_resolvable_fars(n):
+    """The ROC has points from FAR 1/n to 1 whatever the impostor count, and TAR never decreases with FAR."""
+    from edge.face.metrics import roc
+
+    rng = np.random.default_rng(n)
+    far, tar = roc(rng.random(50) + 0.5, rng.random(n))
+    assert far.min() <= 1.0 / n + 1e-12 and far.max() == 1.0
+    assert np.all(np.diff(tar[np.argsort(far, kind="stable")]) >= 0)

@@ -57,9 +57,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if args.plot:
-        plot_roc(scores, report, args.plot)
-        log.info("ROC plot written to %s", args.plot)
     if args.write_thresholds:
         if args.limit:
             log.warning("calibrating from only the first %d pairs (--limit); use the full file for the shipped thresholds", args.limit)
@@ -79,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         }
         path = th.write(cfg.models_dir, embedder.sha256, entry)
         log.info("thresholds for %s (%s) written to %s", embedder.name, embedder.sha256[:12], path)
+    if args.plot:
+        plot_roc(scores, report, args.plot)
+        log.info("ROC plot written to %s", args.plot)
     brief = {k: report[k] for k in ("at_calibrated_thresholds",) if k in report}
     brief |= {k: report[k] for k in ("embedder", "detector", "pairs", "pairs_scored", "failed_to_enrol", "eer", "tar_at_far", "thresholds", "tar_at_far_pairs_only", "mean_cosine_to_fp32")}
     brief["scores"] = {k: {m: v.get(m) for m in ("n", "mean", "std", "min", "max")} for k, v in report["scores"].items()}

@@ -29,8 +29,8 @@ def roc(genuine: np.ndarray, impostor: np.ndarray, points: int = 200) -> tuple[n
     """(FAR, TAR) at log-spaced target FARs down to the smallest the impostor set resolves (1/n)."""
     if impostor.size == 0 or genuine.size == 0:
         return np.zeros(0), np.zeros(0)
-    fars = np.logspace(np.log10(1.0 / impostor.size), 0, points)
-    ts = [threshold_at_far(impostor, f) for f in fars]
+    fars = np.logspace(np.log10(1.0 / impostor.size), 0, points) * (1 + 1e-9)
+    ts = [t for t in (threshold_at_far(impostor, f) for f in fars) if t is not None]
     far = np.array([(impostor >= t).mean() for t in ts])
     tar = np.array([(genuine >= t).mean() for t in ts])
     return far, tar
