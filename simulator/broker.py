@@ -190,7 +190,7 @@ class AmqttBroker:
         self._thread = threading.Thread(target=self._run, name="amqtt-broker", daemon=True)
         self._thread.start()
         self._ready.wait(15)
-        if self._error is not None or not _wait_listening(self.port, 5.0):
+        if self._error is not None or not self._ready.is_set():
             raise BrokerUnavailable(f"in-process amqtt broker failed to start on 127.0.0.1:{self.port}: {self._error}")
         logger.info("started in-process amqtt broker on 127.0.0.1:%d (MQTT 3.1.1)", self.port)
 

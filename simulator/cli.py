@@ -26,8 +26,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="folder of <identity>/<n>.jpg photographs; default ../shared/datasets/faces, else scikit-learn's LFW cache")
     p.add_argument("--broker", metavar="HOST[:PORT]",
                    help="use this MQTT broker; default: one on localhost:1883, else a private mosquitto, else in-process amqtt")
-    p.add_argument("--new-broker", action="store_true",
-                   help="always start a private broker, even if one answers on localhost:1883")
+    p.add_argument("--new-broker", nargs="?", const="auto", choices=["auto", "mosquitto", "amqtt"], metavar="KIND",
+                   help="always start a private broker, even if one answers on localhost:1883; "
+                   "KIND mosquitto or amqtt picks which (default: mosquitto if installed)")
     p.add_argument("--state-dir", metavar="DIR", type=Path,
                    help="keep each terminal's state (outbox, ledger, keys) here; default: a temporary folder, removed afterwards")
     p.add_argument("--models-dir", metavar="DIR", type=Path, help="face models folder; default: the repository's models/")
@@ -77,7 +78,7 @@ def _broker(args: argparse.Namespace):
     if args.broker:
         host, _, port = args.broker.partition(":")
         return SimBroker(host, int(port) if port else 1883)
-    return SimBroker(prefer="auto", probe_localhost=not args.new_broker)
+    return SimBroker(prefer=args.new_broker or "auto", probe_localhost=not args.new_broker)
 
 
 def _play(args: argparse.Namespace, scenario, devices: int | None = None) -> int:
