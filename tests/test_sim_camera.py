@@ -113,3 +113,21 @@ def test_unknown_degradation_is_refused(face_folder: Path) -> None:
     """A misspelt degradation name is an error listing the known ones."""
     with pytest.raises(CameraError, match="known"):
         FolderCamera(face_folder, degradations=["blurr"])
+
+
+def test_folder_config_degradations_reach_the_camera(face_folder: Path) -> None:
+    """[camera] type = folder with degradations and a seed gives the degraded, reproducible frames."""
+    cfg = FolderCameraConfig(path=face_folder, degradations=["dark"], seed=5)
+    with make_camera(cfg) as cam:
+        dark = cam.capture().rgb
+    with FolderCamera(face_folder) as cam:
+        clean = cam.capture().rgb
+    assert dark.mean() < clean.mean() * 0.3
+
+
+def test_folder_config_refuses_unknown_degradation(face_folder: Path) -> None:
+    """A misspelt degradation in the config is a validation error naming the field."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="degradations"):
+        FolderCameraConfig(path=face_folder, degradations=["blurry"])

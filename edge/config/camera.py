@@ -41,8 +41,11 @@ class V4l2Config(Section):
 
 class FolderCameraConfig(Section):
     type: Literal["folder"] = "folder"
-    path: Path = Field(..., description="Folder of images served as frames, in name order.")
-    loop: bool = Field(True)
+    path: Path = Field(..., description="Folder of images (or a video file) served as frames, in name order (simulator).")
+    loop: bool = Field(True, description="Start again from the first frame after the last.")
+    degradations: list[Literal["blur", "dark", "noise", "occlusion", "second_face", "printed_photo", "screen_replay"]] = Field(
+        default_factory=list, description="Simulated capture problems applied to every frame (simulator/degrade.py).")
+    seed: int = Field(0, ge=0, description="Seed for the degradations: the same seed gives the same frames.")
 
 
 CameraConfig = Annotated[Union[Picamera2Config, V4l2Config, FolderCameraConfig], Field(discriminator="type")]
