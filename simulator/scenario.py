@@ -62,7 +62,14 @@ class NoGps(_Strict):
     kind: Literal["none"] = "none"
 
 
-GpsSpec = Annotated[Union[FixedGps, RouteGps, NoGps], Field(discriminator="kind")]
+class GpsdGps(_Strict):
+    """A real gpsd fed by gpsfake replaying this NMEA log; the terminal uses its real gpsd reader."""
+
+    kind: Literal["gpsd"] = "gpsd"
+    nmea: Path = Field(..., description="NMEA log (relative to the scenario file).")
+
+
+GpsSpec = Annotated[Union[FixedGps, RouteGps, NoGps, GpsdGps], Field(discriminator="kind")]
 
 
 class ClaimWindow(_Strict):
@@ -178,7 +185,7 @@ def load_scenario(path: Path | str) -> Scenario:
         raise ConfigError(f"cannot read scenario {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_scenario(data, str(path), base_dir=path.parent)
+    return parse_scenario(data, str(path), base_dir=path.resolve().parent)
 
 
 def parse_scenario(data: dict, source: str = "scenario", base_dir: Path | None = None) -> Scenario:
@@ -190,6 +197,8 @@ def parse_scenario(data: dict, source: str = "scenario", base_dir: Path | None =
         for t in sc.terminals:
             if isinstance(t.gps, RouteGps) and not t.gps.file.is_absolute():
                 t.gps.file = base_dir / t.gps.file
+            if isinstance(t.gps, GpsdGps) and not t.gps.nmea.is_absolute():
+                t.gps.nmea = base_dir / t.gps.nmea
     return sc
 
 

@@ -19,7 +19,7 @@ from edge.config import EdgeConfig
 from simulator.broker import Endpoint
 from simulator.camera import FolderCamera
 from simulator.central import REGION
-from simulator.scenario import FixedGps, NoGps, RouteGps, Terminal
+from simulator.scenario import FixedGps, GpsdGps, NoGps, RouteGps, Terminal
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,17 @@ class SkewClock:
         return time.monotonic() + self.offset
 
 
-def make_gps(spec: Terminal, clock: SkewClock) -> Any:
-    """The simulated position source for this terminal (``simulator.gps``), not started."""
+def make_gps(spec: Terminal, clock: SkewClock, gpsd_port: int | None = None) -> Any:
+    """The position source for this terminal, not started: ``simulator.gps`` or the real gpsd reader."""
     from simulator import gps
 
     g = spec.gps
+    if isinstance(g, GpsdGps):
+        from edge.config.gps import GpsConfig
+        from edge.gps.source import make_position_source
+
+        return make_position_source(GpsConfig(port=gpsd_port or 2947, no_fix_policy=spec.no_fix_policy,
+                                              max_fix_age_s=spec.max_fix_age_s, reconnect_min_s=0.2, reconnect_max_s=1.0))
     if isinstance(g, FixedGps):
         return gps.FixedPoint(g.lat, g.lon, alt_m=g.alt_m, monotonic=clock)
     if isinstance(g, RouteGps):
@@ -120,7 +126,14 @@ class SimTerminal:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.proxy = self._stack.enter_context(FaultProxy(target=(self.endpoint.host, self.endpoint.port)))
         cfg = self.cfg = terminal_config(self.spec, self.state_dir, self.proxy.port, self.endpoint, self.issuer_pub, self.models_dir)
-        self.gps = self._stack.enter_context(make_gps(self.spec, self.clock))
+        gpsd_port = None
+        if isinstance(self.spec.gps, GpsdGps):
+            from simulator.gpsfake import Gpsfake
+
+            gpsd_port = self._stack.enter_context(Gpsfake(self.spec.gps.nmea)).port
+        self.gps = self._stack.enter_context(make_gps(self.spec, self.clock, gpsd_port))
+        if gpsd_port is not None:
+            self._wait_fix(15.0)
         self._stack.enter_context(self.camera)
         self.service = self._stack.enter_context(open_claim_service(cfg, face=self.face, camera=self.camera, position_source=self.gps))
         self.trusted = trusted_issuer_keys(cfg)
@@ -131,6 +144,13 @@ class SimTerminal:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    def _wait_fix(self, timeout_s: float) -> None:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and self.gps.latest().status != "fix":
+            time.sleep(0.05)
+        if self.gps.latest().status != "fix":
+            logger.warning("%s: no fix from gpsd after %.0f s; claims will carry no_fix", self.id, timeout_s)
 
     # --- what the simulator does to the terminal ---------------------------------------------
     def install_roster(self, signed: dict[str, Any]) -> Any:

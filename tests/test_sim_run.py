@@ -10,6 +10,7 @@ import pytest
 from simulator.runner import RunOptions, run_scenario
 from simulator.scenario import builtin_dir, load_scenario, parse_scenario
 from simulator.tally import table
+from tests.conftest import require_binary
 
 SCENARIOS = sorted(p.name for p in builtin_dir().glob("*.toml"))
 
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.shared
 def test_scenario_meets_its_expectations(name: str, sim_broker: Any, sim_faces: Any, sim_face_engine: Any, tmp_path: Path) -> None:
     """The scenario's per-claim outcomes and totals hold, and no committed record is lost."""
     sc = load_scenario(builtin_dir() / name)
+    if any(t.gps.kind == "gpsd" for t in sc.terminals):
+        require_binary("gpsfake")
     lines: list[str] = []
     result = run_scenario(sc, sim_faces, sim_broker, RunOptions(work_dir=tmp_path, face=sim_face_engine), progress=lines.append)
     report = "\n".join(lines) + "\n" + table(result.tally, sc.expect)
