@@ -47,3 +47,17 @@ def test_outage_records_wait_in_the_outbox_until_the_link_returns(sim_broker: An
     assert result.tally.queued_offline == 3
     assert result.tally.delivered == 3 and result.tally.lost == 0
     assert result.latencies_s and max(result.latencies_s) > 0
+
+
+def test_amqtt_fallback_carries_a_day(sim_faces: Any, sim_face_engine: Any, tmp_path: Path) -> None:
+    """With the in-process amqtt broker (MQTT 3.1.1), terminals publish through an outage and nothing is lost."""
+    pytest.importorskip("amqtt", reason="amqtt (the [sim] extra) is not installed")
+    from simulator.broker import SimBroker
+
+    sc = parse_scenario({"name": "amqtt", "seed": 2, "roster": {"recipients": 3},
+                         "queue": [{"kind": "genuine", "count": 2}, {"kind": "unknown", "count": 2}], "outages": [{"from_claim": 1, "to_claim": 3}]})
+    with SimBroker(prefer="amqtt", probe_localhost=False) as broker:
+        assert broker.endpoint is not None and broker.endpoint.protocol == "3.1.1"
+        result = run_scenario(sc, sim_faces, broker, RunOptions(work_dir=tmp_path, face=sim_face_engine), progress=lambda _: None)
+    assert result.tally.queued_offline == 2
+    assert result.tally.delivered == result.tally.records == 4 and result.tally.lost == 0
