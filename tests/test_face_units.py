@@ -210,3 +210,20 @@ def test_roc_spans_resolvable_fars(n):
     far, tar = roc(rng.random(50) + 0.5, rng.random(n))
     assert far.min() <= 1.0 / n + 1e-12 and far.max() == 1.0
     assert np.all(np.diff(tar[np.argsort(far, kind="stable")]) >= 0)
+
+
+def test_gallery_refuses_a_file_that_is_not_a_gallery(tmp_path):
+    """A non-SQLite file or another SQLite database given as --db is refused with a clear error, not altered."""
+    import sqlite3
+
+    from edge.errors import EdgeError
+
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(EdgeError, match="not a usable SQLite database"):
+        Gallery(junk)
+    other = tmp_path / "outbox.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE records (id INTEGER)")
+    with pytest.raises(EdgeError, match="not a face gallery"):
+        Gallery(other)

@@ -7,13 +7,14 @@ made with another model are never mixed in, only counted and reported.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
-from edge.errors import NotFoundError
+from edge.errors import EdgeError, NotFoundError
 from edge.face.match import GalleryIndex
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,16 @@ class Gallery:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite_utils.Database(str(self.path))
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        if TABLE not in self.db.table_names():
+        try:
+            self.db = sqlite_utils.Database(str(self.path))
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            tables = self.db.table_names()
+        except sqlite3.DatabaseError as exc:
+            raise EdgeError(f"gallery {self.path} is not a usable SQLite database ({exc})") from None
+        if tables and TABLE not in tables:
+            raise EdgeError(f"{self.path} is a SQLite file but not a face gallery (no {TABLE} table); choose another --db")
+        if TABLE not in tables:
             self.db[TABLE].create(
                 {"id": int, "recipient_id": str, "model_sha256": str, "dim": int, "embedding": bytes, "source": str, "created_at": str},
                 pk="id",

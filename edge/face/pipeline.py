@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.config.face import FaceConfig, QualityConfig
+from edge.errors import ModelError
 from edge.face import quality as q
 from edge.face import thresholds as th
 from edge.face.align import align
@@ -111,7 +112,7 @@ class FacePipeline:
         try:
             t11 = th.lookup(cfg.models_dir, emb.sha256, cfg.far_1to1)
             t1n = th.lookup(cfg.models_dir, emb.sha256, cfg.far_1toN)
-        except Exception:
+        except ModelError:
             if require_calibration:
                 raise
             logger.debug("embedder %s (%s) has no calibrated thresholds (not needed for enrolment)", emb.name, emb.sha256[:12])
@@ -181,7 +182,7 @@ class FacePipeline:
         from edge.face.match import Candidate
 
         if self.threshold_1toN is None:
-            raise th.ModelError("1:N identification needs a calibrated threshold for this embedder")
+            raise ModelError("1:N identification needs a calibrated threshold for this embedder")
         per_frame = np.stack([index.identity_scores(p) for p in probes]) if len(index) else np.zeros((1, 0))
         if per_frame.shape[1] == 0:
             return Identification([], self.threshold_1toN, self.margin_1toN)
