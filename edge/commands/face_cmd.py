@@ -68,6 +68,16 @@ def _open_existing(path: Path):  # noqa: ANN202
     return Gallery(path)
 
 
+def _decode(path: Path):  # noqa: ANN202
+    import time
+
+    from edge.face.image import read_image
+
+    t0 = time.perf_counter()
+    rgb = read_image(path)
+    return rgb, round((time.perf_counter() - t0) * 1000, 3)
+
+
 def _quality(res) -> dict:  # noqa: ANN001
     return {"ok": res.quality.ok, "reasons": res.quality.reasons, "advice": res.quality.advice(), "measures": res.quality.measures}
 
@@ -96,13 +106,11 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from edge.face.image import read_image
-
-    rgb = read_image(args.image)
+    rgb, decode_ms = _decode(args.image)
     with _open_existing(args.db) as gallery:
         pipeline = _pipeline(args, calibrated=True)
         templates = gallery.templates(args.recipient_id, pipeline.model_sha256)
-        res = pipeline.analyse(rgb)
+        res = pipeline.analyse(rgb, latency={"decode": decode_ms})
         out = {"recipient_id": args.recipient_id, "decision": "retake", "score": None, "threshold": pipeline.threshold_1to1,
                "quality": _quality(res), "latency_ms": res.latency_ms, "model_sha256": pipeline.model_sha256}
         if res.usable:
@@ -119,11 +127,10 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_identify(args: argparse.Namespace) -> int:
     from edge.errors import EdgeError
-    from edge.face.image import read_image
 
     if args.top < 1:
         raise EdgeError("--top must be at least 1")
-    rgb = read_image(args.image)
+    rgb, decode_ms = _decode(args.image)
     with _open_existing(args.db) as gallery:
         pipeline = _pipeline(args, calibrated=True)
         index = gallery.load_index(pipeline.model_sha256)
@@ -131,7 +138,7 @@ def run_identify(args: argparse.Namespace) -> int:
             from edge.errors import NotFoundError
 
             raise NotFoundError(f"gallery {args.db} has no templates made with the current face model {pipeline.model_sha256[:12]}")
-        res = pipeline.analyse(rgb)
+        res = pipeline.analyse(rgb, latency={"decode": decode_ms})
         out = {"decision": "retake", "recipient_id": None, "score": None, "threshold": pipeline.threshold_1toN,
                "margin": pipeline.margin_1toN, "candidates": [], "quality": _quality(res), "latency_ms": res.latency_ms,
                "model_sha256": pipeline.model_sha256, "gallery": {"identities": len(index.identities), "templates": len(index),
