@@ -41,7 +41,7 @@ def test_enroll_then_verify_round_trip(tmp_path, capsys, datasets_dir):
     code, out = run_json(capsys, "verify", "--db", str(db), "--id", "R-001", str(person / "2.jpg"))
     assert code == 0, out
     assert out["decision"] == "match" and out["score"] >= out["threshold"]
-    assert {"detect", "align", "embed", "match"} <= set(out["latency_ms"]) and len(out["model_sha256"]) == 64
+    assert {"decode", "detect", "quality", "align", "embed", "match"} <= set(out["latency_ms"]) and len(out["model_sha256"]) == 64
     code, out = run_json(capsys, "verify", "--db", str(db), "--id", "R-001", str(datasets_dir / "faces" / "Mike_Babcock" / "1.jpg"))
     assert code == 1 and out["decision"] == "no_match" and out["score"] < out["threshold"]
 
