@@ -2,7 +2,7 @@
 # Install the Debian packages the tests and the demo use (a real broker, real gpsd),
 # when they are missing. Needs root or password-less sudo; otherwise says what to install.
 set -euo pipefail
-want=(mosquitto mosquitto-clients gpsd gpsd-clients shellcheck chromium)
+want=(mosquitto mosquitto-clients gpsd gpsd-clients shellcheck chromium systemd)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
