@@ -51,20 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, *, prog: str, log_level: str | None, log_format: str) -> int:
+    """Parse, set up logging, run the handler; user errors become one line and an exit code.
+
+    Shared by ``edge`` and ``edge-sim``.
+    """
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     from edge.logs import setup_logging
 
-    setup_logging(args.log_level or "INFO", "auto")
+    setup_logging(getattr(args, "log_level", None) or log_level or "INFO", log_format)
     try:
         return int(args.func(args) or 0)
     except EdgeError as exc:
-        print(f"edge {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"edge {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog} {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(build_parser(), argv, prog="edge", log_level="INFO", log_format="auto")

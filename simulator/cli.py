@@ -162,22 +162,9 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    from edge.logs import setup_logging
+    from edge.cli import run_cli
 
-    setup_logging(args.log_level, "text")
-    try:
-        return int(args.func(args) or 0)
-    except EdgeError as exc:
-        print(f"edge-sim {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"edge-sim {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_cli(build_parser(), argv, prog="edge-sim", log_level="ERROR", log_format="text")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from edge.face.geometry import letterbox, weighted_nms
+from edge.face.geometry import letterbox, weighted_nms, unletterbox
 from edge.face.types import Face
 
 INPUT = 128
@@ -82,9 +82,4 @@ class BlazeFaceDetector:
         reg, cls = self.model(x[None])
         faces = decode(reg, cls, INPUT, self.score_threshold)
         h, w = rgb.shape[:2]
-        for f in faces:
-            f.box = f.box / scale
-            f.landmarks = f.landmarks / scale
-            f.box[[0, 2]] = np.clip(f.box[[0, 2]], 0, w)
-            f.box[[1, 3]] = np.clip(f.box[[1, 3]], 0, h)
-        return faces
+        return unletterbox(faces, scale, w, h)

@@ -20,6 +20,16 @@ def letterbox(img: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     return canvas, scale
 
 
+def unletterbox(faces: list, scale: float, width: int, height: int) -> list:
+    """Map faces detected on a letterboxed canvas back to frame pixels (boxes clipped to the frame)."""
+    for f in faces:
+        f.box = f.box / scale
+        f.landmarks = f.landmarks / scale
+        f.box[[0, 2]] = np.clip(f.box[[0, 2]], 0, width)
+        f.box[[1, 3]] = np.clip(f.box[[1, 3]], 0, height)
+    return faces
+
+
 def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one xyxy box with each row of ``boxes``."""
     x1 = np.maximum(box[0], boxes[:, 0])

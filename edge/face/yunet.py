@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from edge.face.geometry import letterbox, nms
+from edge.face.geometry import letterbox, nms, unletterbox
 from edge.face.types import Face
 
 INPUT = 320
@@ -67,9 +67,4 @@ class YuNetDetector:
         bgr = cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR).astype(np.float32)
         faces = decode(self.model(bgr[None]), INPUT, self.score_threshold)
         h, w = rgb.shape[:2]
-        for f in faces:
-            f.box = f.box / scale
-            f.landmarks = f.landmarks / scale
-            f.box[[0, 2]] = np.clip(f.box[[0, 2]], 0, w)
-            f.box[[1, 3]] = np.clip(f.box[[1, 3]], 0, h)
-        return faces
+        return unletterbox(faces, scale, w, h)
