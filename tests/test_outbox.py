@@ -183,7 +183,10 @@ def test_kill9_during_appends_loses_nothing_accepted(outbox_path: Path, tmp_path
         for p in procs:
             os.kill(p.pid, signal.SIGKILL)
         for p, line in zip(procs, first):
-            out, _ = p.communicate(timeout=10)
+            # Read through the same buffered reader as readline(): communicate(timeout=...) reads the raw
+            # pipe and would skip what readline() already buffered, cutting a line in two.
+            out = p.stdout.read()
+            p.wait(timeout=10)
             lines = [line, *out.splitlines()]
             acknowledged += [(int(s), k) for s, k in (x.split() for x in lines if len(x.split()) == 2)]
     assert len(acknowledged) >= 6

@@ -39,7 +39,7 @@ KIND_ROSTER_ACK = "roster_ack"
 
 class OutboxLike(Protocol):
     def append(self, kind: str, payload: Any, *, durable_class: str = "record", idempotency_key: str | None = None,
-               time_source: str = "system") -> Any: ...
+               time_source: str = "unsynchronised") -> Any: ...
 
 
 class FrameSource(Protocol):
@@ -105,8 +105,8 @@ class ClaimService:
         """Sign, append to the outbox (durable), then enter in the ledger. Returns the signed record."""
         signed = sign_record(record, self.key)
         payload = signed.model_dump(mode="json", by_alias=True)
-        source = signed.time.source if signed.time.source in ("gps", "ntp", "rtc") else "system"
-        self.outbox.append(kind, payload, durable_class="record", idempotency_key=signed.idempotency_key, time_source=source)
+        self.outbox.append(kind, payload, durable_class="record", idempotency_key=signed.idempotency_key,
+                           time_source=signed.time.source)
         self.ledger.save_record(payload, disburse=disburse)
         return signed
 

@@ -19,7 +19,8 @@ STATUS_SCHEMA = "tepat.status"
 COMMAND_SCHEMA = "tepat.command"
 TELEMETRY_SCHEMA = "tepat.telemetry"
 
-TimeSource = Literal["gps", "ntp", "rtc", "system"]
+# The same words as edge.timesource.Timestamp.source; "unsynchronised" when nothing vouches for the clock.
+TimeSource = Literal["gps", "ntp", "rtc", "unsynchronised"]
 
 
 def utc_now() -> datetime:
@@ -46,7 +47,7 @@ class Envelope(WireModel):
     device_id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")
     seq: int = Field(..., ge=1, description="Per-device sequence number, strictly increasing (gaps only where telemetry was evicted or a corrupt row quarantined).")
     created_at: datetime = Field(..., description="When the terminal accepted the record (UTC).")
-    time_source: TimeSource = Field("system", description="How far to trust created_at: gps | ntp | rtc | system.")
+    time_source: TimeSource = Field("unsynchronised", description="How far to trust created_at: gps | ntp | rtc | unsynchronised.")
     kind: str = Field(..., pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Payload kind, also the last topic level.")
     payload_schema: str | None = Field(None, description="Schema name of the payload, when it carries one.")
     payload: dict[str, Any] = Field(..., description="The kind-specific body (see the payload schemas).")

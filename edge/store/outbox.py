@@ -135,7 +135,7 @@ class Outbox:
         *,
         durable_class: DurableClass = "record",
         idempotency_key: str | None = None,
-        time_source: str = "system",
+        time_source: str = "unsynchronised",
         topic_suffix: str | None = None,
     ) -> OutboxItem:
         """Store one record durably and return it (with its sequence number).
