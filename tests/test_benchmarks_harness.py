@@ -1,0 +1,114 @@
+"""Pure metric helpers of the side-by-side benchmark harness (benchmarks/), on synthetic scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.metrics import (
+    common_pairs,
+    cross_identity_scores,
+    eer,
+    latency_stats,
+    pair_scores,
+    paired_ratio,
+    similarity,
+    tar_at_far,
+)
+from benchmarks.report import update_benchmarks_section
+from benchmarks.systems import central_index
+
+
+def test_tar_at_far_counts_genuine_above_the_far_threshold():
+    """With 1000 impostors 0..999 and FAR 1e-2, the threshold sits just above the 11th highest impostor (989)."""
+    impostor = np.arange(1000, dtype=np.float64)
+    genuine = np.array([985.0, 989.5, 990.0, 995.0, 10.0])
+    # 10 impostors (990..999) may pass: 989.5, 990 and 995 are accepted, 985 and 10 are not.
+    assert tar_at_far(genuine, impostor, 1e-2) == pytest.approx(3 / 5)
+    assert tar_at_far(genuine, impostor, 1e-3) == pytest.approx(0 / 5)
+
+
+def test_tar_at_far_is_none_when_impostors_cannot_resolve_it():
+    """100 impostors cannot resolve FAR 1e-3."""
+    assert tar_at_far(np.ones(5), np.zeros(100), 1e-3) is None
+
+
+def test_eer_of_separable_and_overlapping_scores():
+    """Disjoint score sets give EER 0; identical distributions give EER near 0.5."""
+    e, _ = eer(np.array([0.8, 0.9, 0.95]), np.array([0.1, 0.2, 0.3]))
+    assert e == 0.0
+    rng = np.random.default_rng(1)
+    e2, _ = eer(rng.normal(size=4000), rng.normal(size=4000))
+    assert abs(e2 - 0.5) < 0.05
+
+
+def test_similarity_l2_is_minus_distance_and_cosine_is_dot():
+    """Higher is more similar for both metrics."""
+    a, b = np.array([[3.0, 4.0]]), np.array([[0.0, 0.0]])
+    assert similarity(a, b, "l2")[0] == pytest.approx(-5.0)
+    u = np.array([[0.6, 0.8]])
+    assert similarity(u, u, "cosine")[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        similarity(a, b, "manhattan")
+
+
+def test_pair_scores_skip_pairs_with_a_missing_embedding():
+    """A pair whose image has no embedding (failed to detect) is left out."""
+    emb = {"x/1.jpg": np.array([1.0, 0.0]), "x/2.jpg": np.array([1.0, 0.0]), "y/1.jpg": np.array([0.0, 1.0])}
+    pairs = [("x/1.jpg", "x/2.jpg", True), ("x/1.jpg", "y/1.jpg", False), ("x/1.jpg", "z/1.jpg", False)]
+    gen, imp = pair_scores(emb, pairs, "cosine")
+    assert gen.tolist() == [1.0] and imp.tolist() == [0.0]
+
+
+def test_cross_identity_scores_exclude_same_folder_pairs_for_both_metrics():
+    """Three images in two identities give two cross-identity pairs, scored alike by cosine and L2."""
+    emb = {"faces/a/1.jpg": np.array([1.0, 0.0]), "faces/a/2.jpg": np.array([0.0, 1.0]), "faces/b/1.jpg": np.array([1.0, 0.0])}
+    cos = cross_identity_scores(emb, "cosine")
+    assert sorted(cos.tolist()) == pytest.approx([0.0, 1.0])
+    l2 = cross_identity_scores(emb, "l2")
+    assert sorted(l2.tolist()) == pytest.approx([-math.sqrt(2), 0.0])
+
+
+def test_paired_ratio_is_per_image_and_ignores_missing_times():
+    """Ratios are taken image by image; NaN (unreadable image) entries are skipped."""
+    ref = np.array([10.0, 20.0, np.nan, 40.0])
+    sys_ms = np.array([30.0, 60.0, 50.0, 120.0])
+    r = paired_ratio(sys_ms, ref)
+    assert r["n"] == 3 and r["median"] == pytest.approx(3.0)
+    skew = paired_ratio(np.array([10.0, 100.0]), np.array([10.0, 10.0]))
+    assert skew["median"] == pytest.approx(5.5)  # median of ratios 1 and 10, not a ratio of medians
+    with pytest.raises(ValueError):
+        paired_ratio(np.ones(2), np.ones(3))
+
+
+def test_latency_stats_median_and_p95():
+    """Median and p95 over finite values."""
+    s = latency_stats(list(range(1, 101)) + [float("nan")])
+    assert s["n"] == 100 and s["median"] == pytest.approx(50.5) and s["p95"] == pytest.approx(95.05)
+    assert latency_stats([])["median"] is None
+
+
+def test_common_pairs_keep_only_pairs_every_system_embedded():
+    """A pair drops out when any system missed one of its images."""
+    pairs = [("a", "b", True), ("a", "c", False)]
+    assert common_pairs(pairs, [{"a", "b", "c"}, {"a", "b"}]) == [("a", "b", True)]
+
+
+def test_central_index_prefers_the_centre_face_among_big_ones():
+    """A big face at the centre wins over a bigger off-centre face; a tiny central face does not win."""
+    boxes = np.array([[0, 0, 120, 120], [70, 70, 100, 100], [120, 120, 10, 10]], float)  # x, y, w, h in a 250x250 image
+    assert central_index(boxes, (250, 250, 3)) == 1
+    assert central_index(np.zeros((0, 4)), (250, 250, 3)) is None
+
+
+def test_update_benchmarks_section_appends_then_replaces(tmp_path):
+    """The generated section is appended once and replaced in place on the next run, other sections untouched."""
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# Benchmarks\n\n## GPS\n\nfast\n")
+    update_benchmarks_section(doc, "## Side-by-side comparison\n\nrun 1\n")
+    update_benchmarks_section(doc, "## Side-by-side comparison\n\nrun 2\n")
+    text = doc.read_text()
+    assert text.count("## Side-by-side comparison") == 1 and "run 2" in text and "run 1" not in text
+    assert text.startswith("# Benchmarks\n\n## GPS\n\nfast\n")
