@@ -77,6 +77,27 @@ def targets(res: dict) -> list[str]:
     return out
 
 
+def notes(res: dict) -> list[str]:
+    """How to read the run: facts about the systems, plus remarks triggered by the measured numbers."""
+    ran = _ran(res)
+    out = [
+        "- OpenCV's reference runs the *same* YuNet and SFace weights as Tepat (upstream ONNX through OpenCV DNN); "
+        "differences against Tepat fp32 come from the runtime (OpenCV DNN vs TFLite/XNNPACK), the detector input "
+        "(OpenCV: the whole image at its own size, score 0.9; Tepat: a 320×320 letterbox, score 0.8) and alignment "
+        "(`alignCrop` vs Tepat's 5-point similarity warp).",
+        "- face_recognition compares 128-d dlib embeddings by Euclidean distance (its own `face_distance`); "
+        "scores here are minus that distance so that every system's threshold sweeps the same way.",
+    ]
+    fp32 = ran.get("tepat-fp32", {}).get("ratio1", {}).get("median")
+    if fp32 is not None and fp32 < 1.1:
+        out.append(
+            f"- On this CPU Tepat fp32 takes {fp32:.2f}× the time of int8 per image: XNNPACK's int8 kernels are no faster "
+            "than fp32 on AVX2 without VNNI (see 'Models: int8 conversion' in BENCHMARKS.md). The speed targets assume "
+            "int8 acceleration as on the Raspberry Pi's Cortex-A76; run the same command there to judge them."
+        )
+    return out
+
+
 def comparison_markdown(res: dict) -> str:
     ran = _ran(res)
     L = ["# Side-by-side comparison", ""]
@@ -123,6 +144,7 @@ def comparison_markdown(res: dict) -> str:
     if skipped:
         L += ["", "Not run:", ""] + [f"- {LABELS.get(k, k)}: {v}" for k, v in skipped.items()]
     L += ["", "## Targets (tracked, not asserted)", ""] + targets(res)
+    L += ["", "## Notes", ""] + notes(res)
     if res["search"]:
         L += ["", "## 1:N search", ""]
         L.append(

@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with open(args.from_raw, "rb") as fh:
             res = pickle.load(fh)  # noqa: S301 - our own file
+        res["deepface"] = deepface_status()
     elif not args.pairs.is_file():
         print(f"benchmarks: pairs file {args.pairs} not found (pass --pairs)", file=sys.stderr)
         return 2

@@ -138,13 +138,16 @@ def deepface_status() -> str:
         import deepface  # noqa: F401
     except ImportError:
         return (
-            "not run: DeepFace is not installed here. It needs TensorFlow/tf-keras in the product venv and "
-            "downloads its model weights (e.g. ~/.deepface/weights/*.h5 from GitHub releases) on first use, "
-            "which this offline machine cannot do."
+            "not run. DeepFace is not installed here: it needs TensorFlow + tf-keras (several hundred MB) in the venv, and it "
+            "fetches each model's weights with gdown from github.com/serengil/deepface_models/releases into "
+            "$DEEPFACE_HOME/.deepface/weights on first use (serengil/deepface issues #849, #1428). This machine reaches only "
+            "package registries, so the weights cannot be loaded offline; the harness does not work around that."
         )
-    weights = Path.home() / ".deepface" / "weights"
+    import os
+
+    weights = Path(os.environ.get("DEEPFACE_HOME", Path.home())) / ".deepface" / "weights"
     if not weights.is_dir() or not any(weights.iterdir()):
-        return f"not run: DeepFace is installed but has no weights in {weights} and cannot download them offline."
+        return f"not run: DeepFace is installed but has no weights in {weights} and cannot download them offline (they come from GitHub releases, not PyPI)."
     return "installed with weights, but not wired into this harness yet."
 
 
