@@ -72,3 +72,28 @@ def test_void_keeps_history(ledger):
     assert ledger.prior_claim("PKH-1", "2026-11") is None
     hist = ledger.history("PKH-1")
     assert hist["disbursements"][0]["voided_by"] == "ov000001" and len(hist["decisions"]) == 1
+
+
+def test_latest_time_per_boot_survives_reopen(tmp_path):
+    """The newest decision time under a boot id is read back after a restart, so the clock can resume from it; another boot has none."""
+    from datetime import datetime, timezone
+
+    with Ledger(tmp_path / "l.sqlite", "t-1", "p") as led:
+        for n, wall in enumerate(["2026-11-23T03:00:00Z", "2026-11-23T03:05:00Z"], start=1):
+            r = rec(f"key{n:05d}", rid=f"PKH-{n}", wall=wall)
+            r["seq"], r["time"]["boot_id"] = n, "boot-a"
+            led.save_record(r, disburse=False)
+    with Ledger(tmp_path / "l.sqlite", "t-1", "p") as led:
+        assert led.latest_time("boot-a") == datetime(2026, 11, 23, 3, 5, tzinfo=timezone.utc)
+        assert led.latest_time("boot-b") is None
+
+
+def test_restarted_time_source_never_goes_before_recorded_time():
+    """A TimeSource given the ledger's latest time holds a lagging clock at that time instead of going back."""
+    from datetime import datetime, timedelta, timezone
+
+    from edge.timesource import LinuxClock, TimeSource
+
+    future = datetime.now(timezone.utc) + timedelta(hours=1)
+    stamp = TimeSource(None, clock=LinuxClock(), not_before=future).now()
+    assert stamp.wall >= future and stamp.held_s > 3000

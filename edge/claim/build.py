@@ -32,7 +32,7 @@ def open_claim_service(
     a :class:`edge.timesource.TimeSource` fed by that position source."""
     from edge.gps.source import make_position_source
     from edge.store.outbox import Outbox
-    from edge.timesource import TimeSource
+    from edge.timesource import LinuxClock, TimeSource
 
     paths = claim_paths(cfg)
     ensure_keys(cfg)
@@ -49,7 +49,10 @@ def open_claim_service(
         outbox = stack.enter_context(PerThreadOutbox(lambda: Outbox(
             cfg.outbox_path, cfg.device.device_id, synchronous=cfg.store.synchronous,
             min_free_mb=cfg.store.min_free_mb, telemetry_max_rows=cfg.store.telemetry_max_rows)))
+        if clock is None:
+            system = LinuxClock()
+            clock = TimeSource(position_source, clock=system, not_before=ledger.latest_time(system.boot_id())).now
         yield ClaimService(device_id=cfg.device.device_id, distribution_point=cfg.device.distribution_point, config=cfg.claim,
                            face=face, roster=roster, ledger=ledger, outbox=outbox, signing_key=key,
-                           where=make_where(position_source, cfg.gps, clock or TimeSource(position_source).now), camera=camera,
+                           where=make_where(position_source, cfg.gps, clock), camera=camera,
                            burst_frames=cfg.face.burst_frames, on_decision=on_decision)

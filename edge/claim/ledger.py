@@ -12,6 +12,7 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,16 @@ class Ledger:
             (recipient_id, period),
         ).fetchone()
         return PriorClaim(row["decided_at"], row["distribution_point"], row["device_id"]) if row else None
+
+    def latest_time(self, boot_id: str) -> datetime | None:
+        """The newest decision time recorded under ``boot_id`` (so a restarted service never goes back before it)."""
+        row = self._db.execute(
+            "SELECT record FROM decisions WHERE json_extract(record, '$.time.boot_id') = ? ORDER BY seq DESC LIMIT 1",
+            (boot_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return datetime.fromisoformat(json.loads(row[0])["time"]["wall"].replace("Z", "+00:00"))
 
     def save_record(self, record: dict[str, Any], disburse: bool) -> None:
         """Store a signed record; with ``disburse`` also the disbursement it grants (atomically).
