@@ -180,7 +180,14 @@ def summary_markdown(res: dict) -> str:
             f"| {name} | {s['ftd']} | {fmt_pct(s['acc_common']['tar']['1e-3'])} | {fmt_pct(s['acc']['eer'])} | {_ms(s['lat1']['median'])} | "
             f"{_ratio(s.get('ratio1')).split(' ')[0]} | {_ms(s['lat2']['median'])} | {s['meta']['peak_rss_mb']:.0f} MB | {s['meta']['model_bytes'] / 1e6:.1f} MB |"
         )
-    L += [""] + targets(res) + [""]
+    L += [""] + targets(res)
+    big = [r for r in res["search"] if "median_ms" in r and r["n"] == max(x["n"] for x in res["search"])]
+    if big:
+        names = {"tepat": "Tepat GalleryIndex", "numpy": "plain numpy", "faiss": "FAISS IndexFlatIP"}
+        L.append(f"- 1:N search over {big[0]['n']:,} templates, 1 thread: " + ", ".join(f"{names[r['matcher']]} {r['median_ms']:.0f} ms ({r['memory_mb']:.0f} MB)" for r in big) + ".")
+    L += [n for n in notes(res)[2:]]
+    L.append(f"- DeepFace: {res['deepface'].split('.')[0]} (reason in COMPARISON.md).")
+    L.append("")
     return "\n".join(L)
 
 
