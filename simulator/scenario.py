@@ -27,7 +27,6 @@ claim they precede, 0-based), so a scenario plays the same way on a fast or a sl
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -176,15 +175,10 @@ class Scenario(_Strict):
 
 def load_scenario(path: Path | str) -> Scenario:
     """Parse and validate a scenario file; :class:`ConfigError` names the file and the key."""
+    from edge.config import read_toml
+
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NotFoundError(f"scenario file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read scenario {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "scenario file", missing=NotFoundError)
     return parse_scenario(data, str(path), base_dir=path.resolve().parent)
 
 

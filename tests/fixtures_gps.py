@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_until
+
 from tests.conftest import require_binary
 
 NMEA_DIR = Path(__file__).parent / "data" / "nmea"
@@ -25,16 +27,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.05) -> object:
-    """Poll ``predicate`` until it returns something truthy; that value, or None after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval_s)
 
 
 class Gpsfake:

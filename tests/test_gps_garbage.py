@@ -12,7 +12,7 @@ import pytest
 from edge.config import GpsConfig
 from edge.gps.reader import GpsdReader
 from tests.data.nmea import make_logs as truth
-from tests.fixtures_gps import wait_until
+from tests.helpers import wait_until
 
 GOOD_TPV = json.dumps({"class": "TPV", "device": "/dev/ttyAMA0", "mode": 3, "time": "2026-03-02T03:00:00.000Z",
                        "lat": truth.MONAS_LAT, "lon": truth.MONAS_LON, "altMSL": 12.5, "eph": 8.0}).encode() + b"\n"

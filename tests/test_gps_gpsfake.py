@@ -11,7 +11,7 @@ from edge.config import GpsConfig
 from edge.gps.model import PositionStamp
 from edge.gps.reader import GpsdReader
 from tests.data.nmea import make_logs as truth
-from tests.fixtures_gps import wait_until
+from tests.helpers import wait_until
 
 BACKENDS = ["gpsdclient", "gpsd-py3"]
 FIRST_FIX_S = 15.0

@@ -10,7 +10,7 @@ import pytest
 
 from edge.config import GpsConfig
 from edge.gps.reader import GpsdReader
-from tests.fixtures_gps import wait_until
+from tests.helpers import wait_until
 
 RESTARTS = 8
 

@@ -20,15 +20,9 @@ from edge.transport.mqtt import MqttPublisher
 from edge.transport.router import CommandRouter
 from simulator.netfault import FaultProxy
 from tests.fixtures_mqtt import mqtt_config
+from tests.helpers import wait_until
 
 
-def _wait(pred, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def _operator(broker) -> paho.Client:
@@ -51,17 +45,17 @@ def test_bad_commands_refused_good_one_handled_records_keep_flowing(mosquitto, t
     base = "tepat/v1/jabar/dev-1/cmd"
     try:
         with caplog.at_level("ERROR"), MqttPublisher(cfg, device, box_path, on_command=router.handle) as pub:
-            assert _wait(lambda: pub.link_state == "up")
+            assert wait_until(lambda: pub.link_state == "up")
             time.sleep(0.3)  # subscription in place
             op.publish(f"{base}/ping", b"x" * 4096, qos=1).wait_for_publish(5)
             op.publish(f"{base}/ping", b"{oops", qos=1).wait_for_publish(5)
             op.publish(f"{base}/ping", json.dumps({"command_id": "c1"}).encode(), qos=1).wait_for_publish(5)
             good = {"command_id": str(uuid.uuid4()), "issued_at": datetime.now(timezone.utc).isoformat(), "issuer": "ops", "args": {"note": "hello"}}
             op.publish(f"{base}/ping", json.dumps(good).encode(), qos=1).wait_for_publish(5)
-            assert _wait(lambda: handled == ["hello"])
+            assert wait_until(lambda: handled == ["hello"])
             with Outbox(box_path, "dev-1") as box:
                 key = box.append("verification", {"outcome": "accept"}).key
-            assert _wait(lambda: pub.stats().acked >= 1)
+            assert wait_until(lambda: pub.stats().acked >= 1)
             assert pub.link_state == "up"
             assert pub.stats().inbound_refused == 2  # oversized + not JSON, refused before the router
             assert router.stats.refused == 1  # schema
@@ -83,9 +77,9 @@ def test_backlog_after_outage_drains_in_order(mosquitto, tmp_path: Path) -> None
         assert consumer.wait_connected()
         cfg = mqtt_config(mosquitto, "dev-3", port=proxy.port, reconnect_min_s=0.1, reconnect_max_s=0.5)
         with MqttPublisher(cfg, device, box_path) as pub:
-            assert _wait(lambda: pub.link_state == "up")
+            assert wait_until(lambda: pub.link_state == "up")
             proxy.cut()
-            assert _wait(lambda: pub.link_state == "down")
+            assert wait_until(lambda: pub.link_state == "down")
             with Outbox(box_path, "dev-3") as box:
                 keys = [box.append("verification", {"i": i}).key for i in range(200)]
             time.sleep(0.5)

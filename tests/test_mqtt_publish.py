@@ -14,19 +14,13 @@ from edge.monitor import Consumer
 from edge.store import Outbox
 from edge.transport.mqtt import MqttPublisher
 from tests.fixtures_mqtt import mqtt_config
+from tests.helpers import wait_until
 
 
 def _device(device_id: str = "dev-1", tmp: Path | None = None) -> DeviceConfig:
     return DeviceConfig(device_id=device_id, region="jabar", state_dir=tmp or Path("/tmp"))
 
 
-def _wait(pred, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def _fill(path: Path, device_id: str, n: int) -> list[str]:
@@ -46,7 +40,7 @@ def test_drains_in_order_and_marks_delivered(mosquitto, tmp_path: Path, variant:
         assert consumer.wait_connected()
         with MqttPublisher(cfg, _device("dev-2"), box_path) as pub:
             assert consumer.wait_for(lambda s: len(s.seen & set(keys)) == len(keys), 20), pub.stats()
-            assert _wait(lambda: pub.stats().acked >= len(keys))
+            assert wait_until(lambda: pub.stats().acked >= len(keys))
             assert pub.link_state == "up"
     got = [k for _, k in consumer.state.keys_in_order["dev-2"] if k in set(keys)]
     assert got == keys
@@ -60,7 +54,7 @@ def test_status_online_then_offline_retained(mosquitto, tmp_path: Path) -> None:
     cfg = mqtt_config(mosquitto, "dev-3")
     op = mqtt_config(mosquitto, "operator")
     with MqttPublisher(cfg, _device("dev-3"), tmp_path / "o.sqlite") as pub:
-        assert _wait(lambda: pub.link_state == "up")
+        assert wait_until(lambda: pub.link_state == "up")
         with Consumer(op, client_id="mon-status-1") as c:
             assert c.wait_for(lambda s: "dev-3" in s.devices and s.devices["dev-3"].status == "online", 10)
     with Consumer(op, client_id="mon-status-2") as c:
@@ -80,7 +74,7 @@ def test_last_will_says_offline_when_link_dies(mosquitto_fresh, tmp_path: Path) 
                 proxy.cut()
                 # the broker notices after 1.5 x keepalive and sends the will
                 assert c.wait_for(lambda s: s.devices["dev-1"].status == "offline", 15)
-                assert _wait(lambda: pub.link_state == "down", 10)
+                assert wait_until(lambda: pub.link_state == "down", 10)
 
 
 def test_acl_refusal_is_an_error_not_a_delivery(mosquitto, tmp_path: Path) -> None:
@@ -91,7 +85,7 @@ def test_acl_refusal_is_an_error_not_a_delivery(mosquitto, tmp_path: Path) -> No
     _fill(box_path, "dev-5", 3)
     pub = MqttPublisher(cfg, _device("dev-5"), box_path)
     with pub:
-        assert _wait(lambda: pub.link_state == "auth_failed"), pub.stats()
+        assert wait_until(lambda: pub.link_state == "auth_failed"), pub.stats()
         assert "Not authorized" in (pub.stats().last_error or "")
     with Outbox(box_path, "dev-5") as box:
         assert box.stats().pending == 3
@@ -106,7 +100,7 @@ def test_bad_credentials_keep_records_and_retry(mosquitto, tmp_path: Path, caplo
     _fill(box_path, "dev-1", 5)
     with caplog.at_level("ERROR"):
         with MqttPublisher(cfg, _device("dev-1"), box_path) as pub:
-            assert _wait(lambda: pub.link_state == "auth_failed")
+            assert wait_until(lambda: pub.link_state == "auth_failed")
             assert pub.stats().sessions == 0
     assert any("refused login for dev-1" in r.getMessage() for r in caplog.records)
     with Outbox(box_path, "dev-1") as box:
@@ -122,7 +116,7 @@ def test_tls_with_wrong_ca_does_not_connect(mosquitto, tmp_path: Path) -> None:
     cfg = mqtt_config(mosquitto, "dev-1", tls=True)
     cfg.tls = TlsConfig(ca_file=bogus_ca)
     with MqttPublisher(cfg, _device("dev-1"), tmp_path / "o.sqlite") as pub:
-        assert _wait(lambda: (pub.stats().last_error or "") != "", 10)
+        assert wait_until(lambda: (pub.stats().last_error or "") != "", 10)
         time.sleep(0.5)
         assert pub.stats().sessions == 0
         assert pub.link_state == "down"
@@ -134,10 +128,10 @@ def test_records_appended_while_running_are_sent(mosquitto, tmp_path: Path) -> N
     cfg = mqtt_config(mosquitto, "dev-1")
     box_path = tmp_path / "o.sqlite"
     with MqttPublisher(cfg, _device("dev-1"), box_path) as pub:
-        assert _wait(lambda: pub.link_state == "up")
+        assert wait_until(lambda: pub.link_state == "up")
         keys = _fill(box_path, "dev-1", 10)
         pub.wake()
-        assert _wait(lambda: pub.stats().acked >= 10)
+        assert wait_until(lambda: pub.stats().acked >= 10)
     with Outbox(box_path, "dev-1") as box:
         assert box.stats().delivered == 10 and box.stats().pending == 0
         assert {i.key for i in box.items("delivered")} == set(keys)
@@ -154,7 +148,7 @@ def test_mqtt311_acl_denial_looks_like_success(mosquitto) -> None:
         c.connect(mosquitto.host, mosquitto.port)
         c.loop_start()
         c.publish("tepat/v1/jabar/dev-5/event/verification", b"{}", qos=1)
-        assert _wait(lambda: bool(acks), 10)
+        assert wait_until(lambda: bool(acks), 10)
         c.disconnect()
         c.loop_stop()
         results[version] = acks[0]

@@ -15,7 +15,7 @@ from edge.gps.model import PositionStamp
 from edge.gps.reader import GpsdReader
 from edge.timesource import MIN_PLAUSIBLE, LinuxClock, TimeSource, choose_wall, kernel_clock_synchronised
 from tests.data.nmea import make_logs as truth
-from tests.fixtures_gps import wait_until
+from tests.helpers import wait_until
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
 

@@ -25,7 +25,7 @@ from edge.config.gps import GpsConfig
 from edge.config.mqtt import MqttConfig, TlsConfig
 from edge.config.service import ServiceConfig
 from edge.config.store import StoreConfig
-from edge.errors import ConfigError
+from edge.errors import ConfigError, EdgeError
 
 ENV_PREFIX = "TEPAT__"
 
@@ -104,6 +104,18 @@ def format_validation_error(source: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def read_toml(path: Path, what: str, *, missing: type[EdgeError] = ConfigError) -> dict[str, Any]:
+    """Parse a TOML file; one clear error naming ``what`` and the file (``missing`` for a file that is not there)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise missing(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> EdgeConfig:
     """Load ``path`` (TOML; optional), apply ``TEPAT__…`` overrides, validate.
 
@@ -115,14 +127,7 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     if path is not None:
         path = Path(path)
         source = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data = read_toml(path, "config file")
     overrides = _env_overrides(environ)
     if overrides:
         data = _merge(data, overrides)
