@@ -268,7 +268,7 @@ def test_override_reject_then_accept_pays_once(make_terminal, scripted_face, ros
     with pytest.raises(AuthError, match="second officer"):
         override(svc, orig.record.idempotency_key, "accept", "id_card_checked", officers["OFF-7"])
     again = override(svc, orig.record.idempotency_key, "accept", "id_card_checked", officers["OFF-7"], second=officers["SUP-1"])
-    assert again.two_person_reason == "reject_to_accept"
+    assert again.two_person_reason == "pay_after_void"
     hist = svc.ledger.history("PKH-00001")
     assert len([d for d in hist["disbursements"] if d["voided_by"] is None]) == 1
     assert [d["schema"] for d in hist["decisions"]] == ["tepat.decision", "tepat.override", "tepat.decision", "tepat.override"]

@@ -252,8 +252,9 @@ def test_face_mismatch_reject_needs_two_officers_to_become_accept(terminal):
     assert terminal.ledger("OFF-2", OTHER)["paid_this_period"]
 
 
-def test_accept_void_accept_never_pays_twice_without_two_officers(terminal):
-    """accept → void → accept: every step that would pay again (or void) needs two officers, and the record names both."""
+def test_accept_void_accept_never_pays_twice_without_two_officers(terminal, central):
+    """accept → void → accept: every step that would pay again (or void) needs two officers; the signed records that
+    reach the central side through Mosquitto name both."""
     for o in ("OFF-1", "SUP-1"):
         terminal.sign_in(o)
     paid = terminal.claim("OFF-1", SHOWN)
@@ -278,15 +279,26 @@ def test_accept_void_accept_never_pays_twice_without_two_officers(terminal):
     assert len(in_force) == 1 and len(view["disbursements"]) == 2, view
     accepts = [d for d in view["decisions"] if d["outcome"] == "accept"]
     assert len(accepts) == 2  # the original (voided) and the two-officer repayment
+    from edge.claim.crypto import load_public_key
+    from edge.claim.records import verify_record
+
+    device_pub = load_public_key(terminal.config.parent / "state" / "keys" / "device_ed25519.pub.pem")
+    keys = {void["idempotency_key"], repay["idempotency_key"]}
+    central.wait_for(lambda t, e: keys <= {e2["payload"]["idempotency_key"] for t2, e2 in central.events if t2.endswith("dev-4/event/override")},
+                     timeout=60)
+    got = {e["payload"]["idempotency_key"]: e["payload"] for t, e in central.events if t.endswith("dev-4/event/override")}
+    assert keys <= set(got), sorted(got)
+    assert {got[k]["two_person_reason"] for k in keys} == {"void", "pay_after_void"}
+    assert all(got[k]["officer_id"] == "OFF-1" and got[k]["second_officer_id"] == "SUP-1" for k in keys)
+    assert all(verify_record(got[k], device_pub) for k in keys)
 
 
 def test_enrolment_needs_a_session_and_records_the_officer(terminal):
     """Enrolment with a session records the signed-in officer as the confirming officer."""
     terminal.sign_in("OFF-1")
     status, res, _ = terminal.request("POST", "/api/enrol", {"recipient_id": ENROL, "confirmed": True}, officer="OFF-1")
-    assert status == 200, res
-    if res["outcome"] == "accept":
-        assert res["record"]["officer_id"] == "OFF-1"
+    assert status == 200 and (res["outcome"], res["reason_code"]) == ("accept", "enrolled"), res
+    assert res["record"]["officer_id"] == "OFF-1"
 
 
 def test_origin_from_another_local_port_refused(terminal):

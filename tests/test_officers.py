@@ -113,7 +113,7 @@ def test_sessions_end_when_idle_at_max_age_and_on_sign_out():
     ("accept", "reject", True, False, "void"),
     ("refer", "reject", False, False, None),
     ("accept", "accept", True, False, None),
-    ("reject", "accept", False, True, "reject_to_accept"),
+    ("reject", "accept", False, True, "pay_after_void"),
 ])
 def test_two_person_rule_table(effective, new, pays_now, voided, reason):
     """Which overrides need a second officer."""

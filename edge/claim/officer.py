@@ -34,10 +34,10 @@ def two_person_reason(effective_outcome: str, new_outcome: str, pays_now: bool, 
         return "void" if pays_now else None
     if pays_now:
         return None  # already paid by this decision: the override changes nothing that pays
-    if effective_outcome == "reject":
-        return "reject_to_accept"
     if voided_this_period:
         return "pay_after_void"
+    if effective_outcome == "reject":
+        return "reject_to_accept"
     return None
 
 
