@@ -245,6 +245,9 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
         tally.delivered = len(committed & seen)
         tally.lost = len(committed - seen)
         tally.conflicts = len(central.received("conflict"))
+        anonymous = [e["idempotency_key"] for e in central.received("decision") if (e.get("payload") or {}).get("officer_id") not in pins]
+        if anonymous:
+            tally.mismatches.append(f"{len(anonymous)} decision record(s) without the signed-in officer, e.g. {anonymous[0]}")
         if pending:
             tally.mismatches.append(f"{pending} record(s) still queued after {sc.drain_timeout_s:.0f} s")
         latencies = list(central.latencies_s)

@@ -146,3 +146,30 @@ def test_officers_cli_build_generates_pins_privately(tmp_path, monkeypatch, caps
     assert shown["version"] == 1 and [o["role"] for o in shown["officers"]] == ["officer", "supervisor"]
     assert main(["officers", "import", str(tmp_path / "os.json")]) == 2
     assert "stale_version" in capsys.readouterr().err
+
+
+def test_a_new_list_applies_to_live_sessions(issuer_key, trusted_keys, tmp_path):
+    """A supervisor demoted by a new list acts as an officer at once; a removed officer's session ends."""
+    from edge.claim.http_auth import OfficerAuth
+    from edge.claim.sessions import SessionManager
+    from edge.service.http_guard import HttpRequest
+
+    signed, pins = signed_officer_list(issuer_key)
+    with OfficerStore(tmp_path / "o.sqlite", trusted_keys, "dev-point") as store:
+        store.install(signed)
+        auth = OfficerAuth(store, SessionManager())
+
+        def bearer(officer_id):
+            status, body, _ = auth.sign_in(HttpRequest(officer_id=officer_id, pin=pins[officer_id], bearer=True))
+            assert status == 200, body
+            req = HttpRequest()
+            req.headers = {"Authorization": f"Bearer {body['token']}"}
+            return req
+
+        sup, off = bearer("SUP-1"), bearer("OFF-7")
+        assert auth.current(sup).officer.role == "supervisor"
+        store.install(signed_officer_list(issuer_key, officers=(("SUP-1", "Sari", "officer"),), version=2)[0])
+        assert auth.current(sup).officer.role == "officer"
+        with pytest.raises(AuthError) as exc:
+            auth.current(off)
+        assert exc.value.error_id == "not_signed_in"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -79,10 +80,11 @@ class OfficerAuth:
         session = self.sessions.get(token)
         if session is None:
             raise AuthError("not_signed_in", "sign in first (POST /api/session with officer_id and PIN)")
-        if self.store.officer(session.officer.officer_id) is None:
+        listed = self.store.officer(session.officer.officer_id)
+        if listed is None:
             self.sessions.end_officer(session.officer.officer_id)
             raise AuthError("not_signed_in", "this officer is no longer on the terminal's officer list")
-        return session
+        return replace(session, officer=SignedIn(listed.officer_id, listed.name, listed.role))  # a new list's role applies at once
 
     def second(self, officer_id: str | None, pin: str | None) -> SignedIn | None:
         """The second officer, PIN verified now; None when none was named."""
