@@ -16,8 +16,8 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
