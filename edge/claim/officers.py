@@ -116,6 +116,8 @@ def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 def hash_pin(pin: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> PinHash:
     """Issuer side: the scrypt hash of a PIN with a fresh random salt."""
     check_pin_policy(pin)
+    if not (2**10 <= n <= MAX_SCRYPT_N and n & (n - 1) == 0 and 1 <= r <= MAX_SCRYPT_R and 1 <= p <= MAX_SCRYPT_P):
+        raise EdgeError(f"scrypt n must be a power of two from 1024 to {MAX_SCRYPT_N} (r <= {MAX_SCRYPT_R}, p <= {MAX_SCRYPT_P})")
     salt = secrets.token_bytes(16)
     return PinHash(n=n, r=r, p=p, salt=base64.b64encode(salt).decode(), hash=base64.b64encode(_scrypt(pin, salt, n, r, p)).decode())
 

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--version", type=int, required=True, help="list version (must increase with every list)")
     b.add_argument("--issuer", default="programme-office")
     b.add_argument("--valid-days", type=int, default=90, help="validity from now (default 90 days)")
+    b.add_argument("--scrypt-n", type=int, default=2**14, metavar="N",
+                   help="scrypt cost (power of two, 1024-65536; default 16384 = 16 MiB); lower it if a PIN check takes over 0.5 s on the Pi")
     b.add_argument("--pins-out", type=Path, help="file to create with the generated PINs (officer_id,pin; mode 0600)")
     b.add_argument("-o", "--output", type=Path, required=True)
     b.set_defaults(func=run_build)
@@ -56,7 +58,7 @@ def _read(path: Path) -> bytes:
 
 
 def build_list(rows: list[dict[str, str]], *, points: list[str], version: int, issuer: str, valid_days: int,
-               now: datetime) -> tuple[dict, dict[str, str]]:
+               now: datetime, scrypt_n: int = 2**14) -> tuple[dict, dict[str, str]]:
     """(unsigned list, generated PINs by officer id) from CSV rows."""
     from edge.claim.officers import generate_pin, hash_pin
     from edge.errors import EdgeError
@@ -71,7 +73,7 @@ def build_list(rows: list[dict[str, str]], *, points: list[str], version: int, i
         if not pin:
             pin = generated[oid] = generate_pin()
         try:
-            hashed = hash_pin(pin)
+            hashed = hash_pin(pin, n=scrypt_n)
         except EdgeError as exc:
             raise EdgeError(f"CSV line {n} ({oid}): {exc}") from None
         officers.append({"officer_id": oid, "name": name, "role": role, "active": True, "pin": hashed.model_dump()})
@@ -94,7 +96,7 @@ def run_build(args: argparse.Namespace) -> int:
     if not reader.fieldnames or not {"officer_id", "name"} <= set(reader.fieldnames):
         raise EdgeError(f"{args.csv}: the first line must name the columns officer_id,name,role[,pin]")
     doc, generated = build_list(list(reader), points=args.point, version=args.version, issuer=args.issuer,
-                                valid_days=args.valid_days, now=datetime.now(WIB))
+                                valid_days=args.valid_days, now=datetime.now(WIB), scrypt_n=args.scrypt_n)
     try:
         OfficerList.model_validate(doc)
     except ValidationError as exc:
