@@ -83,6 +83,12 @@ def test_lockout_after_repeated_failures_survives_restart(issuer_key, trusted_ke
         assert store.authenticate("SUP-1", pins["SUP-1"]).role == "supervisor"  # others unaffected
         now[0] += 301
         assert store.authenticate("OFF-7", pins["OFF-7"]).officer_id == "OFF-7"
+        for _ in range(5):  # an id not on the list answers exactly like a real one, lockout included
+            with pytest.raises(AuthError, match="wrong PIN"):
+                store.authenticate("NOBODY-1", "12345678")
+        with pytest.raises(AuthError) as exc:
+            store.authenticate("NOBODY-1", "12345678")
+        assert exc.value.error_id == "locked_out"
 
 
 def test_sessions_end_when_idle_at_max_age_and_on_sign_out():

@@ -69,6 +69,7 @@ class OfficerStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self._cache: tuple[str, OfficerList | None] | None = None
+        self._unknown: dict[str, tuple[int, float]] = {}  # ids not on the list: counted in memory, so lockout does not reveal who exists
 
     def __enter__(self) -> "OfficerStore":
         return self
@@ -139,8 +140,7 @@ class OfficerStore:
         with _KDF_SLOTS:
             ok = pin_matches(pin, who.pin if who else None)
         if not ok:
-            if who is not None:
-                self._failed(officer_id, now)
+            (self._failed if who is not None else self._failed_unknown)(officer_id, now)
             logger.warning("Sign-in refused for officer %r: wrong id or PIN", officer_id[:64])
             raise AuthError("bad_credentials", "unknown officer or wrong PIN")
         with self._lock:
@@ -150,7 +150,16 @@ class OfficerStore:
     def _locked_until(self, officer_id: str) -> float:
         with self._lock:
             row = self._db.execute("SELECT locked_until FROM failures WHERE officer_id = ?", (officer_id,)).fetchone()
-        return float(row[0]) if row else 0.0
+            ghost = self._unknown.get(officer_id, (0, 0.0))[1]
+        return max(float(row[0]) if row else 0.0, ghost)
+
+    def _failed_unknown(self, officer_id: str, now: float) -> None:
+        with self._lock:
+            count, _ = self._unknown.pop(officer_id, (0, 0.0))
+            count += 1
+            self._unknown[officer_id] = (0, now + self.lockout_s) if count >= self.max_failures else (count, 0.0)
+            while len(self._unknown) > 1024:
+                del self._unknown[next(iter(self._unknown))]
 
     def _failed(self, officer_id: str, now: float) -> None:
         with self._lock, self._db:
