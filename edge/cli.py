@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.keys_cmd",
     "edge.commands.roster_cmd",
     "edge.commands.claim_cmd",
+    "edge.commands.officers_cmd",
     "edge.commands.schema_cmd",
     "edge.commands.outbox_cmd",
     "edge.commands.monitor_cmd",

@@ -56,6 +56,29 @@ class Issuer:
             r["display_name"] = names[r["recipient_id"]]
         return sign_roster(doc, self.key)
 
+    def signed_officers(self, points: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The demo officers for these points, signed, with the PINs generated for this run (never stored in the repository)."""
+        return signed_officer_list(self.key, points)
+
+
+# The demo officers every simulated terminal's desk is staffed with; their PINs are generated per run.
+DEMO_OFFICERS = (("SIM-OFF-1", "Petugas Simulasi", "officer"), ("SIM-SUP-1", "Koordinator Simulasi", "supervisor"))
+
+
+def signed_officer_list(key: Any, points: Sequence[str], *, version: int = 1) -> tuple[dict[str, Any], dict[str, str]]:
+    """The programme office's signed officer list for ``points`` and the PINs it generated for this run only."""
+    from datetime import timedelta
+
+    from edge.claim.officers import generate_pin, hash_pin, sign_officers
+
+    now = datetime.now(timezone.utc)
+    pins = {oid: generate_pin() for oid, _, _ in DEMO_OFFICERS}
+    doc = {"schema": "tepat.officers", "schema_version": 1, "issuer": "sim-programme-office", "distribution_points": sorted(set(points)),
+           "version": version, "issued_at": now.isoformat(), "valid_from": (now - timedelta(hours=1)).isoformat(),
+           "valid_until": (now + timedelta(days=2)).isoformat(),
+           "officers": [{"officer_id": o, "name": n, "role": r, "pin": hash_pin(pins[o]).model_dump()} for o, n, r in DEMO_OFFICERS]}
+    return sign_officers(doc, key), pins
+
 
 def _parse_time(text: str) -> float | None:
     try:

@@ -94,6 +94,14 @@ def _roster_file(work_dir: Path) -> tuple[Path, Path]:
     doc = build_roster(empty, distribution_point="fleet-point", period="2026-11", version=1, issuer="sim-programme-office")
     path = work_dir / "issuer" / "roster.signed.json"
     path.write_text(json.dumps(sign_roster(doc, issuer.key)), encoding="utf-8")
+    officers, pins = issuer.signed_officers(["fleet-point"])
+    (work_dir / "issuer" / "officers.signed.json").write_text(json.dumps(officers), encoding="utf-8")
+    from edge.claim.crypto import write_private_file
+    from simulator.central import DEMO_OFFICERS
+
+    pin_file = work_dir / "issuer" / "desk.pin"
+    pin_file.unlink(missing_ok=True)
+    write_private_file(pin_file, pins[DEMO_OFFICERS[0][0]].encode())  # generated for this run; 0600
     return path, issuer.public_key_file
 
 
@@ -161,6 +169,11 @@ def worker(args: argparse.Namespace) -> int:
     spec = Terminal(id=args.device, distribution_point="fleet-point")
     with SimTerminal(spec, work_dir=Path(args.work_dir), endpoint=endpoint, issuer_pub=Path(args.issuer_pub), face=face) as term:
         term.install_roster(json.loads(Path(args.roster).read_text(encoding="utf-8")))
+        issuer_dir = Path(args.roster).parent
+        from simulator.central import DEMO_OFFICERS
+
+        term.install_officers(json.loads((issuer_dir / "officers.signed.json").read_text(encoding="utf-8")), DEMO_OFFICERS[0][0],
+                              (issuer_dir / "desk.pin").read_text(encoding="utf-8").strip())
         deadline = time.monotonic() + 30
         while term.link_state != "up" and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -20,7 +20,7 @@ from typing import Any
 
 from edge.errors import EdgeError
 from simulator.broker import SimBroker
-from simulator.central import CentralOffice, Issuer
+from simulator.central import DEMO_OFFICERS, CentralOffice, Issuer
 from simulator.faces import FaceLibrary
 from simulator.plan import Plan, PlannedClaim, in_window, make_plan
 from simulator.scenario import Scenario
@@ -210,10 +210,13 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
         for spec in sc.terminals:
             terminals[spec.id] = stack.enter_context(SimTerminal(spec, work_dir=opts.work_dir, endpoint=broker.endpoint,
                                                                  issuer_pub=issuer.public_key_file, face=face, models_dir=opts.models_dir))
+        officers, pins = issuer.signed_officers([spec.distribution_point for spec in sc.terminals])
+        desk = DEMO_OFFICERS[0][0]
         for spec in sc.terminals:
             signed = issuer.signed_roster(plan.roster, distribution_point=spec.distribution_point, period=sc.roster.period)
             report = terminals[spec.id].install_roster(signed)
-            progress(f"{spec.id}: roster v{report.version} installed ({report.recipients} recipients)")
+            terminals[spec.id].install_officers(officers, desk, pins[desk])
+            progress(f"{spec.id}: roster v{report.version} installed ({report.recipients} recipients); officer {desk} signed in")
         net = _Network(sc, terminals, broker, progress)
         for c in plan.claims:
             net.before(c.index)
@@ -242,6 +245,9 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
         tally.delivered = len(committed & seen)
         tally.lost = len(committed - seen)
         tally.conflicts = len(central.received("conflict"))
+        anonymous = [e["idempotency_key"] for e in central.received("decision") if (e.get("payload") or {}).get("officer_id") not in pins]
+        if anonymous:
+            tally.mismatches.append(f"{len(anonymous)} decision record(s) without the signed-in officer, e.g. {anonymous[0]}")
         if pending:
             tally.mismatches.append(f"{pending} record(s) still queued after {sc.drain_timeout_s:.0f} s")
         latencies = list(central.latencies_s)

@@ -106,6 +106,10 @@ class SimTerminal:
         self.router: Any = None
         self._stack = contextlib.ExitStack()
         self.gps_lost = False
+        self.officers: Any = None  # the terminal's officer store
+        self.sessions: Any = None
+        self._desk: tuple[str, str] | None = None  # (officer id, PIN) of the officer at the desk
+        self._token: str | None = None
 
     def __enter__(self) -> "SimTerminal":
         try:
@@ -159,9 +163,35 @@ class SimTerminal:
 
         return import_roster(self.service, signed, self.trusted)
 
+    def install_officers(self, signed: dict[str, Any], officer_id: str, pin: str) -> Any:
+        """Import the signed officer list the way ``edge officers import`` does, and sign the desk officer in with their PIN."""
+        from edge.claim.officer_setup import open_officer_store
+        from edge.claim.sessions import SessionManager
+
+        assert self.cfg is not None
+        if self.officers is None:
+            self.officers = self._stack.enter_context(open_officer_store(self.cfg, self.trusted))
+            self.sessions = SessionManager(idle_s=self.cfg.claim.session_idle_s, max_s=self.cfg.claim.session_max_s)
+        doc = self.officers.install(signed)
+        self._desk = (officer_id, pin)
+        self._token = None
+        self.signed_in()
+        return doc
+
+    def signed_in(self) -> Any:
+        """The desk officer's live session (signing in again with the PIN when it has timed out)."""
+        from edge.errors import EdgeError
+
+        if self._desk is None:
+            raise EdgeError(f"{self.id}: no officer signed in (install_officers first)")
+        session = self.sessions.get(self._token)
+        if session is None:
+            self._token, session = self.sessions.create(self.officers.authenticate(*self._desk))
+        return session.officer
+
     def claim(self, claimed_id: str | None, attempt: int) -> Any:
-        """One claim attempt through the product's ClaimService; the publisher is nudged afterwards."""
-        result = self.service.claim(claimed_id, attempt=attempt)
+        """One claim attempt through the product's ClaimService, as the signed-in desk officer; the publisher is nudged afterwards."""
+        result = self.service.claim(claimed_id, attempt=attempt, officer_id=self.signed_in().officer_id)
         self.publisher.wake()
         return result
 

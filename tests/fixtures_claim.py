@@ -232,3 +232,42 @@ def wait_until_linked(pub, timeout: float = 15.0) -> None:
         time.sleep(0.05)
     assert pub.link_state == "up", pub.stats()
     time.sleep(0.5)  # the cmd/# subscription follows the CONNACK
+
+
+# --- officers ---------------------------------------------------------------------------------
+
+def signed_officer_list(issuer_key, officers=(("OFF-7", "Ani", "officer"), ("OFF-8", "Budi", "officer"), ("SUP-1", "Sari", "supervisor")),
+                        *, point: str = "dev-point", version: int = 1, **over: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """A signed officer list with PINs generated for this run (cheap scrypt cost for tests) and the PINs by officer id."""
+    from edge.claim.officers import generate_pin, hash_pin, sign_officers
+
+    pins = {oid: generate_pin() for oid, _, _ in officers}
+    doc: dict[str, Any] = {
+        "schema": "tepat.officers", "schema_version": 1, "issuer": "kemensos-jabar", "distribution_points": [point], "version": version,
+        "issued_at": (NOW - timedelta(days=1)).isoformat(), "valid_from": (NOW - timedelta(days=1)).isoformat(),
+        "valid_until": (NOW + timedelta(days=30)).isoformat(),
+        "officers": [{"officer_id": o, "name": n, "role": r, "pin": hash_pin(pins[o], n=2**10).model_dump()} for o, n, r in officers],
+    }
+    doc.update(copy.deepcopy(over))
+    return sign_officers(doc, issuer_key), pins
+
+
+@pytest.fixture()
+def officers():
+    """Signed-in officers for calling the officer actions directly: ``officers["OFF-7"]``, ``officers["SUP-1"]``."""
+    from edge.claim.officer_store import SignedIn
+
+    return {"OFF-7": SignedIn("OFF-7", "Ani", "officer"), "OFF-8": SignedIn("OFF-8", "Budi", "officer"),
+            "SUP-1": SignedIn("SUP-1", "Sari", "supervisor")}
+
+
+@pytest.fixture()
+def officer_store(tmp_path, issuer_key, trusted_keys):
+    """A real officer store (SQLite) with the signed three-officer list installed; ``.pins`` holds this run's PINs."""
+    from edge.claim.officer_store import OfficerStore
+
+    signed, pins = signed_officer_list(issuer_key)
+    with OfficerStore(tmp_path / "officers.sqlite", trusted_keys, "dev-point") as store:
+        store.install(signed)
+        store.pins = pins
+        yield store

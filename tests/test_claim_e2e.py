@@ -173,13 +173,28 @@ def test_officer_cli_day(datasets_dir, tmp_path, monkeypatch, capsys):
     assert "stale_version" in capsys.readouterr().err
 
     photo = datasets_dir / "faces" / "Paradorn_Srichaphan" / "2.jpg"
+    from edge.claim.officers import generate_pin
+
+    pins = {"OFF-9": generate_pin(), "SUP-1": generate_pin()}
+    (tmp_path / "officers.csv").write_text(f"officer_id,name,role,pin\nOFF-9,Ani,officer,{pins['OFF-9']}\nSUP-1,Sari,supervisor,{pins['SUP-1']}\n")
+    run("officers", "build", str(tmp_path / "officers.csv"), "--point", "desa-a", "--version", "1", "-o", str(tmp_path / "o.json"))
+    run("officers", "sign", str(tmp_path / "o.json"), "--key", str(tmp_path / "issuer.pem"), "-o", str(tmp_path / "os.json"))
+    run("officers", "import", str(tmp_path / "os.json"))
+    monkeypatch.setenv("TEPAT_OFFICER_PIN", "not-the-pin")
+    assert main(["claim", "--id", "Paradorn_Srichaphan", "--officer", "OFF-9", "--image", str(photo)]) == 2
+    assert "wrong PIN" in capsys.readouterr().err
+    monkeypatch.setenv("TEPAT_OFFICER_PIN", pins["OFF-9"])
     ok = run("claim", "--id", "Paradorn_Srichaphan", "--officer", "OFF-9", "--image", str(photo))
     assert ok["outcome"] == "accept"
     wrong = run("claim", "--id", "Thaksin_Shinawatra", "--officer", "OFF-9", "--image", str(photo))
     assert (wrong["outcome"], wrong["reason_code"]) == ("reject", "face_mismatch")
-    ov = run("override", wrong["idempotency_key"], "--outcome", "accept", "--reason", "id_card_checked", "--officer", "SUP-1")
-    assert ov["original_key"] == wrong["idempotency_key"]
-    led = run("ledger", "Thaksin_Shinawatra")
+    assert main(["override", wrong["idempotency_key"], "--outcome", "accept", "--reason", "id_card_checked", "--officer", "OFF-9"]) == 2
+    assert "second officer" in capsys.readouterr().err  # reject → accept takes two officers
+    monkeypatch.setenv("TEPAT_SECOND_OFFICER_PIN", pins["SUP-1"])
+    ov = run("override", wrong["idempotency_key"], "--outcome", "accept", "--reason", "id_card_checked", "--officer", "OFF-9",
+             "--second-officer", "SUP-1")
+    assert ov["original_key"] == wrong["idempotency_key"] and (ov["officer_id"], ov["second_officer_id"]) == ("OFF-9", "SUP-1")
+    led = run("ledger", "Thaksin_Shinawatra", "--officer", "OFF-9")
     assert led["paid_this_period"] and [d["schema"] for d in led["decisions"]] == ["tepat.decision", "tepat.override"]
-    assert main(["claim", "--id", "Gloria_Macapagal_Arroyo", "--image", str(tmp_path / "missing.jpg")]) == 3
+    assert main(["claim", "--id", "Gloria_Macapagal_Arroyo", "--officer", "OFF-9", "--image", str(tmp_path / "missing.jpg")]) == 3
     assert "image not found" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from edge.claim.central import LedgerCommand, apply_ledger_update, handle_roster
 from edge.claim.decide import LivenessResult, MatchResult, QualityResult
 from edge.claim.ledger import AlreadyPaidError
 from edge.claim.officer import enrol, override
+from edge.claim.officer_store import AuthError
 from edge.claim.records import verify_record
 from edge.claim.roster import sign_roster
 from edge.errors import EdgeError, NotFoundError
@@ -80,44 +81,49 @@ def test_one_to_n_identifies_and_pays(make_terminal, scripted_face, roster_doc):
     assert svc.claim(None).decision.reason_code == "already_claimed"
 
 
-def test_override_keeps_original_and_is_published(make_terminal, scripted_face, roster_doc):
+def test_override_keeps_original_and_is_published(make_terminal, scripted_face, roster_doc, officers):
     """An officer override is its own signed record referencing the original, which stays in the outbox."""
     scripted_face.score = 0.35
     svc = make_terminal(scripted_face, roster=roster_doc())
     orig = svc.claim("PKH-00001")
     assert orig.decision.outcome == "refer"
-    ov = override(svc, orig.record.idempotency_key, "accept", "id_card_checked", "OFF-7")
+    ov = override(svc, orig.record.idempotency_key, "accept", "id_card_checked", officers["OFF-7"])  # refer → accept: one officer
+    assert (ov.officer_id, ov.second_officer_id, ov.two_person_reason) == ("OFF-7", None, None)
     kinds = [i.kind for i in svc.outbox.items(limit=100)]
     assert "decision" in kinds and "override" in kinds
     assert ov.original_key == orig.record.idempotency_key and verify_record(ov, svc.key.public_key())
     assert svc.ledger.prior_claim("PKH-00001", PERIOD) is not None
     with pytest.raises(EdgeError):
-        override(svc, orig.record.idempotency_key, "accept", "not_a_code", "OFF-7")
+        override(svc, orig.record.idempotency_key, "accept", "not_a_code", officers["OFF-7"])
     with pytest.raises(NotFoundError):
-        override(svc, "no-such-key-000", "accept", "id_card_checked", "OFF-7")
+        override(svc, "no-such-key-000", "accept", "id_card_checked", officers["OFF-7"])
+    with pytest.raises(AuthError):  # a typed id is not a signed-in officer
+        override(svc, orig.record.idempotency_key, "accept", "id_card_checked", "OFF-7")
 
 
-def test_override_to_accept_refused_when_already_paid(make_terminal, scripted_face, roster_doc):
-    """An override cannot pay a recipient twice in one period."""
+def test_override_to_accept_refused_when_already_paid(make_terminal, scripted_face, roster_doc, officers):
+    """An override cannot pay a recipient twice in one period, not even with two officers."""
     svc = make_terminal(scripted_face, roster=roster_doc())
     svc.claim("PKH-00001")
     dup = svc.claim("PKH-00001")
+    with pytest.raises(AuthError, match="second officer"):
+        override(svc, dup.record.idempotency_key, "accept", "other", officers["OFF-7"])
     with pytest.raises(AlreadyPaidError):
-        override(svc, dup.record.idempotency_key, "accept", "other", "OFF-7")
+        override(svc, dup.record.idempotency_key, "accept", "other", officers["OFF-7"], second=officers["SUP-1"])
 
 
-def test_enrolment_month_one(make_terminal, scripted_face, roster_doc):
+def test_enrolment_month_one(make_terminal, scripted_face, roster_doc, officers):
     """With enrolment allowed, a recipient without templates is enrolled by an officer, paid, and then verifies normally."""
     doc = roster_doc(enrolment_allowed=True)
     for r in doc["recipients"]:
         r["templates"] = []
     svc = make_terminal(scripted_face, roster=doc)
     assert svc.claim("PKH-00002").decision.reason_code == "enrolment_required"
-    res = enrol(svc, "PKH-00002", "OFF-3")
-    assert res.decision.outcome == "accept" and res.record.officer_id == "OFF-3"
+    res = enrol(svc, "PKH-00002", officers["OFF-8"])
+    assert res.decision.outcome == "accept" and res.record.officer_id == "OFF-8"
     assert svc.roster.recipient("PKH-00002", scripted_face.model_sha256).has_template
     with pytest.raises(EdgeError):
-        enrol(svc, "PKH-00002", "OFF-3")
+        enrol(svc, "PKH-00002", officers["OFF-8"])
 
 
 def test_spoof_is_referred(make_terminal, scripted_face, roster_doc):
@@ -203,20 +209,24 @@ def test_evidence_thumbnail_encrypted_and_capped(make_terminal, scripted_face, r
     assert "evidence" not in json.dumps(outbox_records(svc, "decision")[0])
 
 
-def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc):
-    """The local HTTP API runs the same flow: claim, override, ledger look-up, clear errors for bad input."""
+def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc, officer_store):
+    """The local HTTP API runs the same flow for a signed-in officer (bearer token): claim, override, ledger look-up, clear errors."""
     import urllib.error
     import urllib.request
 
     from edge.claim.http_api import register_routes
+    from edge.claim.http_auth import OfficerAuth
+    from edge.claim.sessions import SessionManager
     from edge.service.http import LocalHttpServer
+
+    token = None
 
     scripted_face.score = 0.35
     svc = make_terminal(scripted_face, roster=roster_doc())
 
     def call(server, method, path, body=None):
         req = urllib.request.Request(server.url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, json.loads(resp.read())
@@ -224,32 +234,45 @@ def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc
             return err.code, json.loads(err.read())
 
     with LocalHttpServer(port=0) as server:
-        register_routes(server, svc)
-        status, res = call(server, "POST", "/api/claim", {"recipient_id": "PKH-00001", "officer_id": "OFF-1"})
+        register_routes(server, svc, OfficerAuth(officer_store, SessionManager()))
+        assert call(server, "POST", "/api/claim", {"recipient_id": "PKH-00001"})[0] == 401
+        status, me = call(server, "POST", "/api/session", {"officer_id": "OFF-7", "pin": officer_store.pins["OFF-7"], "bearer": True})
+        assert status == 200 and me["role"] == "officer", me
+        token = me["token"]
+        status, res = call(server, "POST", "/api/claim", {"recipient_id": "PKH-00001", "officer_id": "OFF-7"})
         assert status == 200 and res["outcome"] == "refer" and res["reason_code"] == "borderline_match"
         status, ov = call(server, "POST", "/api/override", {"original_key": res["idempotency_key"], "outcome": "accept",
-                                                             "reason_code": "id_card_checked", "officer_id": "OFF-1"})
-        assert status == 200 and ov["original_key"] == res["idempotency_key"]
+                                                             "reason_code": "id_card_checked"})
+        assert status == 200 and ov["original_key"] == res["idempotency_key"] and ov["officer_id"] == "OFF-7"
         status, led = call(server, "GET", "/api/ledger/PKH-00001")
         assert status == 200 and led["paid_this_period"] and len(led["decisions"]) == 2
         assert call(server, "GET", "/api/ledger/NOPE-1")[0] == 404
         status, err = call(server, "POST", "/api/claim", {"recipient_id": "bad id!"})
-        assert status == 400 and "recipient_id" in err["error"]
+        assert status == 400 and "recipient_id" in err["error"] and err["error_id"] == "bad_request"
         assert call(server, "POST", "/api/override", {"original_key": "missing-key-1", "outcome": "accept",
-                                                      "reason_code": "id_card_checked", "officer_id": "OFF-1"})[0] == 404
+                                                      "reason_code": "id_card_checked"})[0] == 404
 
 
-def test_override_reject_then_accept_pays_once(make_terminal, scripted_face, roster_doc):
-    """accept → override reject (voided) → override accept pays again exactly once; every record stays."""
+def test_override_reject_then_accept_pays_once(make_terminal, scripted_face, roster_doc, officers):
+    """accept → void (two officers) → accept again (two officers) pays again exactly once; every record stays and names both."""
     svc = make_terminal(scripted_face, roster=roster_doc())
     orig = svc.claim("PKH-00001")
-    override(svc, orig.record.idempotency_key, "reject", "suspected_fraud", "OFF-2")
+    with pytest.raises(AuthError, match="second officer"):
+        override(svc, orig.record.idempotency_key, "reject", "suspected_fraud", officers["OFF-7"])
+    with pytest.raises(AuthError, match="supervisor"):
+        override(svc, orig.record.idempotency_key, "reject", "suspected_fraud", officers["OFF-7"], second=officers["OFF-8"])
+    void = override(svc, orig.record.idempotency_key, "reject", "suspected_fraud", officers["OFF-7"], second=officers["SUP-1"])
+    assert (void.second_officer_id, void.two_person_reason) == ("SUP-1", "void")
     assert svc.ledger.prior_claim("PKH-00001", PERIOD) is None
-    override(svc, orig.record.idempotency_key, "accept", "id_card_checked", "OFF-2")
+    assert svc.claim("PKH-00001").decision.reason_code == "already_claimed"  # no automatic payout after a void
+    with pytest.raises(AuthError, match="second officer"):
+        override(svc, orig.record.idempotency_key, "accept", "id_card_checked", officers["OFF-7"])
+    again = override(svc, orig.record.idempotency_key, "accept", "id_card_checked", officers["OFF-7"], second=officers["SUP-1"])
+    assert again.two_person_reason == "pay_after_void"
     hist = svc.ledger.history("PKH-00001")
     assert len([d for d in hist["disbursements"] if d["voided_by"] is None]) == 1
-    assert [d["schema"] for d in hist["decisions"]] == ["tepat.decision", "tepat.override", "tepat.override"]
+    assert [d["schema"] for d in hist["decisions"]] == ["tepat.decision", "tepat.override", "tepat.decision", "tepat.override"]
     dup = svc.claim("PKH-00001")
     assert dup.decision.reason_code == "already_claimed"
     with pytest.raises(AlreadyPaidError):
-        override(svc, dup.record.idempotency_key, "accept", "other", "OFF-2")
+        override(svc, dup.record.idempotency_key, "accept", "other", officers["OFF-7"], second=officers["SUP-1"])

@@ -198,12 +198,22 @@ def test_claim_flow_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None
 
 @pytest.mark.skipif(importlib.util.find_spec("edge.face.pipeline") is None, reason="the face pipeline (edge/face/pipeline.py) has not landed")
 def test_claim_flow_served_by_edge_run(tmp_path: Path, notify_socket) -> None:
-    """`edge run` with the claim flow serves POST /api/claim, and the decision appears on the status board."""
+    """`edge run` with the claim flow serves POST /api/claim to a signed-in officer, and the decision appears on the status board."""
+    from edge.claim.crypto import generate_signing_key, public_key_pem
+    from tests.fixtures_claim import signed_officer_list
+
     config, _ = make_terminal(tmp_path)
-    text = config.read_text().replace("http_api = false\n", "").replace(
+    issuer = generate_signing_key()
+    (tmp_path / "issuer.pub.pem").write_bytes(public_key_pem(issuer.public_key()))
+    signed, pins = signed_officer_list(issuer)
+    (tmp_path / "officers.json").write_text(json.dumps(signed))
+    text = config.read_text().replace("http_api = false\n", f'issuer_keys = ["{tmp_path / "issuer.pub.pem"}"]\n').replace(
         f'models_dir = "{tmp_path / "models"}"', f'models_dir = "{ROOT / "models"}"\nembedder = "fp32"')
     port = free_port()
     config.write_text(text.replace("http_port = 0", f"http_port = {port}"))
+    imported = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "officers", "import", str(tmp_path / "officers.json")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket.path)}
     log = open(tmp_path / "service.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], cwd=ROOT, env=env,
@@ -215,8 +225,12 @@ def test_claim_flow_served_by_edge_run(tmp_path: Path, notify_socket) -> None:
                 log.seek(0)
                 pytest.fail(f"edge run did not become ready: {log.read()[-2000:]}")
             notify_socket.drain(0.5)
+        sign_in = urllib.request.Request(f"http://127.0.0.1:{port}/api/session", method="POST", headers={"Content-Type": "application/json"},
+                                         data=json.dumps({"officer_id": "OFF-7", "pin": pins["OFF-7"]}).encode())
+        with urllib.request.urlopen(sign_in, timeout=60) as resp:
+            cookie = resp.headers["Set-Cookie"].split(";")[0]
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/claim", data=json.dumps({"recipient_id": "3171-0001"}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+                                     headers={"Content-Type": "application/json", "Cookie": cookie}, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=120) as resp:
                 decision = json.load(resp)

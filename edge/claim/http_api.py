@@ -1,8 +1,11 @@
-"""The claim flow behind the local HTTP server (for the simulator and the status page).
+"""The claim flow behind the local HTTP server (the officer's counter app, the status page).
 
-``POST /api/claim`` {recipient_id?, officer_id?, attempt?} → the decision (1:1 with an id, else 1:N)
-``POST /api/enrol`` {recipient_id, officer_id, confirmed: true} → first-payout enrolment
-``POST /api/override`` {original_key, outcome, reason_code, officer_id, note?, recipient_id?}
+Every route needs a signed-in officer (``edge.claim.http_auth``: ``POST /api/session`` first);
+records carry that officer. ``officer_id`` in a body is optional and must then be the signed-in one.
+
+``POST /api/claim`` {recipient_id?, attempt?} → the decision (1:1 with an id, else 1:N)
+``POST /api/enrol`` {recipient_id, confirmed: true} → first-payout enrolment
+``POST /api/override`` {original_key, outcome, reason_code, note?, recipient_id?, second_officer_id?, second_pin?}
 ``GET /api/ledger/<recipient_id>`` → disbursements and decisions known for a recipient
 """
 
@@ -10,79 +13,74 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from edge.claim.http_auth import OfficerAuth, parse
 from edge.claim.officer import enrol, override
+from edge.claim.officer_store import AuthError
+from edge.claim.officers import MAX_PIN, OFFICER_ID_PATTERN
 from edge.claim.service import ClaimService
-from edge.errors import NotFoundError
+from edge.claim.sessions import Session
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
-class ClaimRequest(BaseModel):
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    officer_id: str | None = Field(None, max_length=64, description="Optional; must be the signed-in officer.")
+
+
+class ClaimRequest(_Body):
     recipient_id: str | None = Field(None, pattern=ID)
-    officer_id: str | None = Field(None, max_length=64)
     attempt: int = Field(1, ge=1, le=10)
 
 
-class EnrolRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EnrolRequest(_Body):
     recipient_id: str = Field(..., pattern=ID)
-    officer_id: str = Field(..., min_length=1, max_length=64)
     confirmed: Literal[True] = Field(..., description="The officer confirms the identity documents were checked.")
 
 
-class OverrideRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OverrideRequest(_Body):
     original_key: str = Field(..., min_length=8, max_length=80)
     outcome: Literal["accept", "reject"]
     reason_code: str = Field(..., max_length=40)
-    officer_id: str = Field(..., min_length=1, max_length=64)
     note: str | None = Field(None, max_length=500)
     recipient_id: str | None = Field(None, pattern=ID)
+    second_officer_id: str | None = Field(None, pattern=OFFICER_ID_PATTERN)
+    second_pin: str | None = Field(None, min_length=1, max_length=MAX_PIN)
 
 
-def _parse(model: type[BaseModel], req: dict[str, Any]) -> BaseModel | tuple[int, dict[str, Any]]:
-    try:
-        return model.model_validate(req)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return 400, {"error": f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}"}
+def _as(session: Session, body: _Body) -> None:
+    if body.officer_id is not None and body.officer_id != session.officer.officer_id:
+        raise AuthError("officer_mismatch", f"signed in as {session.officer.officer_id}; the record names the signed-in officer", 403)
 
 
-def register_routes(server: Any, svc: ClaimService) -> None:
-    """Add the claim routes to an ``edge.service.http.LocalHttpServer``."""
+def register_routes(server: Any, svc: ClaimService, auth: OfficerAuth) -> None:
+    """Add the session and claim routes to an ``edge.service.http.LocalHttpServer``."""
 
-    def claim(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        r = _parse(ClaimRequest, req)
-        if isinstance(r, tuple):
-            return r
-        return 200, svc.claim(r.recipient_id, officer_id=r.officer_id, attempt=r.attempt).as_dict()
+    def claim(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
+        r = parse(ClaimRequest, req)
+        _as(session, r)
+        return 200, svc.claim(r.recipient_id, officer_id=session.officer.officer_id, attempt=r.attempt).as_dict()
 
-    def enrol_route(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        r = _parse(EnrolRequest, req)
-        if isinstance(r, tuple):
-            return r
-        return 200, enrol(svc, r.recipient_id, r.officer_id).as_dict()
+    def enrol_route(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
+        r = parse(EnrolRequest, req)
+        _as(session, r)
+        return 200, enrol(svc, r.recipient_id, session.officer).as_dict()
 
-    def override_route(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        r = _parse(OverrideRequest, req)
-        if isinstance(r, tuple):
-            return r
-        try:
-            rec = override(svc, r.original_key, r.outcome, r.reason_code, r.officer_id, r.note, r.recipient_id)
-        except NotFoundError as exc:
-            return 404, {"error": str(exc)}
+    def override_route(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
+        r = parse(OverrideRequest, req)
+        _as(session, r)
+        second = auth.second(r.second_officer_id, r.second_pin)
+        rec = override(svc, r.original_key, r.outcome, r.reason_code, session.officer, r.note, r.recipient_id, second,
+                       needs_supervisor=auth.needs_supervisor)
         return 200, rec.model_dump(mode="json", by_alias=True)
 
-    def ledger(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        try:
-            return 200, svc.ledger_view(str(req.get("recipient_id", "")))
-        except NotFoundError as exc:
-            return 404, {"error": str(exc)}
+    def ledger(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
+        return 200, svc.ledger_view(str(req.get("recipient_id", "")))
 
-    server.add_route("POST", "/api/claim", claim)
-    server.add_route("POST", "/api/enrol", enrol_route)
-    server.add_route("POST", "/api/override", override_route)
-    server.add_route("GET", "/api/ledger/<recipient_id>", ledger)
+    auth.register(server)
+    server.add_route("POST", "/api/claim", auth.guarded(claim))
+    server.add_route("POST", "/api/enrol", auth.guarded(enrol_route))
+    server.add_route("POST", "/api/override", auth.guarded(override_route))
+    server.add_route("GET", "/api/ledger/<recipient_id>", auth.guarded(ledger))

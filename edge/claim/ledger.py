@@ -119,6 +119,23 @@ class Ledger:
         ).fetchone()
         return PriorClaim(row["decided_at"], row["distribution_point"], row["device_id"]) if row else None
 
+    def voided_local(self, recipient_id: str, period: str) -> list[str]:
+        """Keys of this terminal's payouts to ``recipient_id`` in ``period`` that an override voided."""
+        rows = self._db.execute("SELECT idempotency_key FROM disbursements WHERE recipient_id = ? AND period = ? AND source = 'local'"
+                                " AND voided_by IS NOT NULL ORDER BY decided_at", (recipient_id, period))
+        return [r[0] for r in rows]
+
+    def claim_blocker(self, recipient_id: str, period: str) -> PriorClaim | None:
+        """What stops a normal claim from paying: a payout in force, else a voided one this period
+        (paying again after a void takes two officers: ``edge.claim.officer``)."""
+        prior = self.prior_claim(recipient_id, period)
+        if prior is not None:
+            return prior
+        row = self._db.execute(
+            "SELECT decided_at, distribution_point, device_id FROM disbursements WHERE recipient_id = ? AND period = ?"
+            " AND source = 'local' AND voided_by IS NOT NULL ORDER BY decided_at DESC LIMIT 1", (recipient_id, period)).fetchone()
+        return PriorClaim(row["decided_at"], row["distribution_point"], row["device_id"]) if row else None
+
     def latest_time(self, boot_id: str) -> datetime | None:
         """The newest decision time recorded under ``boot_id`` (so a restarted service never goes back before it)."""
         row = self._db.execute(

@@ -89,9 +89,12 @@ class OverrideRecord(_Signed):
     new_outcome: Literal["accept", "reject"]
     reason_code: str = Field(..., pattern=r"^[a-z][a-z0-9_]{1,40}$")
     note: str | None = Field(None, max_length=500)
-    officer_id: str = Field(..., min_length=1, max_length=64)
+    officer_id: str = Field(..., min_length=1, max_length=64, description="The signed-in officer (PIN verified), never a typed id.")
     recipient_id: str | None
     period: str | None
+    second_officer_id: str | None = Field(None, max_length=64, description="The second officer who approved, PIN verified.")
+    two_person_reason: Literal["void", "reject_to_accept", "pay_after_void"] | None = Field(
+        None, description="Why two officers were needed (None: one was enough).")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -128,7 +128,7 @@ class ClaimService:
                                attempt=attempt, max_attempts=self.cfg.max_attempts)
             if recipient_id:
                 facts = _with(facts, recipient=self.roster.recipient(recipient_id, sha),
-                              prior=self.ledger.prior_claim(recipient_id, state.period) if state.period else None)
+                              prior=self.ledger.claim_blocker(recipient_id, state.period) if state.period else None)
                 pre = decide(facts)  # refusals that need no camera: unknown, ineligible, already paid, no template
                 if pre.outcome in ("reject", "refer"):
                     return self._finish(pre, facts, w, None, officer_id, mode, sha)
@@ -143,7 +143,7 @@ class ClaimService:
             facts = _with(facts, quality=burst.quality, liveness=burst.liveness, match=match, thresholds=self.thresholds(mode))
             if not recipient_id and match and match.top_id:
                 facts = _with(facts, recipient=self.roster.recipient(match.top_id, sha),
-                              prior=self.ledger.prior_claim(match.top_id, state.period) if state.period else None)
+                              prior=self.ledger.claim_blocker(match.top_id, state.period) if state.period else None)
             return self._finish(decide(facts), facts, w, burst, officer_id, mode, sha)
 
     def _finish(self, d: Decision, f: ClaimFacts, w: Where, burst: BurstAnalysis | None, officer_id: str | None, mode: str, sha: str) -> ClaimResult:

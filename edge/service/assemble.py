@@ -123,7 +123,12 @@ class ClaimComponent:
         self._stack = stack
         register_claim_commands(self.router, svc, trusted)
         if self.http is not None:
-            register_routes(self.http, svc)
+            from edge.claim.officer_setup import make_auth, open_officer_store
+
+            store = stack.enter_context(open_officer_store(self.cfg, trusted))
+            if store.current() is None:
+                logger.warning("No officer list installed (edge officers import): nobody can sign in to make claims")
+            register_routes(self.http, svc, make_auth(self.cfg, store))
 
     def check(self) -> ComponentStatus:
         return ComponentStatus(self.name, self._stack is not None, "ok" if self._stack else "stopped", critical=False)
@@ -169,7 +174,8 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
     components.append(CheckComponent("outbox", lambda: (stats(), True)[1], stop=getattr(outbox, "close", None)))
 
     sv = cfg.service
-    http = LocalHttpServer(sv.http_host, sv.http_port, board=board) if sv.http_enabled else None
+    http = LocalHttpServer(sv.http_host, sv.http_port, board=board, tls_cert=sv.http_tls_cert, tls_key=sv.http_tls_key,
+                           server_names=sv.http_server_names) if sv.http_enabled else None
     router = _need("edge.transport.router", "the MQTT command router").CommandRouter(max_bytes=cfg.mqtt.max_inbound_bytes)
     if cfg.claim.http_api:  # the service's claim flow is its HTTP API (+ the roster/ledger commands it needs)
         components.append(ClaimComponent(cfg, camera=camera, gps=gps, board=board, router=router, http=http))

@@ -3,7 +3,10 @@
 Stdlib ``http.server`` in a background thread, bound to loopback by default. A route handler
 gets one dict (query parameters, then JSON-body fields, then ``<name>`` path parameters) and
 returns ``(http_status, json_dict)``. Requests naming a foreign Host (DNS rebinding) or a
-foreign Origin on POST (cross-site requests from a browser) are refused.
+foreign Origin (cross-site requests from a browser) are refused, by exact scheme, host and port
+(``edge.service.http_guard``); binding beyond loopback needs TLS. A handler may return a third
+item, a dict of extra response headers (e.g. ``Set-Cookie``); ``request.headers`` holds the
+request's headers.
 """
 
 from __future__ import annotations
@@ -12,20 +15,22 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from edge.errors import EdgeError
+from edge.service import http_guard
 from edge.service.page import render_status_page
 from edge.service.status import StatusBoard
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+Handler = Callable[[dict[str, Any]], tuple[Any, ...]]  # (status, json) or (status, json, extra headers)
 MAX_BODY_BYTES = 256 * 1024
-LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+LOCAL_NAMES = http_guard.LOOPBACK_NAMES
 
 
 class _Route:
@@ -45,8 +50,15 @@ class LocalHttpServer:
         *,
         board: StatusBoard | None = None,
         metrics: Callable[[], str] | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        server_names: Sequence[str] = (),
     ) -> None:
+        http_guard.check_binding(host, tls_cert, tls_key)
         self.host, self._requested_port = host, port
+        self._tls = http_guard.tls_context(tls_cert, tls_key) if tls_cert and tls_key else None
+        self._server_names = tuple(server_names)
+        self.guard: http_guard.GuardPolicy | None = None
         self.board = board
         self.metrics = metrics
         self._routes: list[_Route] = []
@@ -61,7 +73,7 @@ class LocalHttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self.host}:{self.port}"
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
         """Serve ``handler`` for ``method path``; ``path`` may hold ``<name>`` segments, e.g. ``/api/ledger/<recipient_id>``."""
@@ -75,6 +87,9 @@ class LocalHttpServer:
         except OSError as exc:
             raise EdgeError(f"cannot serve the status page on {self.host}:{self._requested_port}: {exc.strerror or exc}") from None
         self._server.daemon_threads = True
+        if self._tls is not None:  # the handshake runs in the connection's own thread, not in accept()
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
+        self.guard = http_guard.GuardPolicy.for_server(self.host, self.port, tls=self._tls is not None, server_names=self._server_names)
         self._thread = threading.Thread(target=self._server.serve_forever, name="status-http", daemon=True)
         self._thread.start()
         logger.info("status page on %s", self.url)
@@ -128,8 +143,10 @@ class LocalHttpServer:
             def do_DELETE(self) -> None:
                 self._dispatch("DELETE")
 
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
+            def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
                 self.send_response(status)
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
@@ -138,33 +155,14 @@ class LocalHttpServer:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-            def _json(self, status: int, obj: dict[str, Any]) -> None:
-                self._send(status, json.dumps(obj, ensure_ascii=False, default=str).encode("utf-8"), "application/json; charset=utf-8")
-
-            def _host_ok(self) -> bool:
-                if outer.host not in LOCAL_NAMES:
-                    return True  # served on a LAN address on purpose; the operator chose that
-                header = self.headers.get("Host")
-                if not header:
-                    return True
-                try:
-                    host = urlsplit("//" + header).hostname
-                except ValueError:
-                    return False
-                return host in LOCAL_NAMES
-
-            def _origin_ok(self) -> bool:
-                origin = self.headers.get("Origin")
-                if not origin:
-                    return True
-                return urlsplit(origin).hostname in ("127.0.0.1", "localhost", "::1", outer.host)
+            def _json(self, status: int, obj: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+                self._send(status, json.dumps(obj, ensure_ascii=False, default=str).encode("utf-8"), "application/json; charset=utf-8", extra)
 
             def _dispatch(self, method: str) -> None:
                 url = urlsplit(self.path)
-                if not self._host_ok():
-                    return self._json(403, {"error": "requests must name this terminal's local address as Host"})
-                if method != "GET" and not self._origin_ok():
-                    return self._json(403, {"error": "cross-site request refused"})
+                refused = http_guard.check_request(outer.guard, method, self.headers) if outer.guard else None
+                if refused is not None:
+                    return self._json(*refused)
                 if method == "GET" and url.path in ("/", "/index.html") and outer.board is not None:
                     return self._send(200, render_status_page(outer.board.snapshot()).encode("utf-8"), "text/html; charset=utf-8")
                 if method == "GET" and url.path == "/metrics" and outer.metrics is not None:
@@ -174,7 +172,8 @@ class LocalHttpServer:
                     if path_known:
                         return self._json(405, {"error": f"{method} is not allowed on {url.path}"})
                     return self._json(404, {"error": f"no such page: {url.path}"})
-                request: dict[str, Any] = dict(parse_qsl(url.query))
+                request = http_guard.HttpRequest(parse_qsl(url.query))
+                request.headers, request.tls = self.headers, outer._tls is not None
                 body = self._read_body()
                 if isinstance(body, tuple):
                     return self._json(*body)
@@ -210,12 +209,12 @@ class LocalHttpServer:
 
             def _call(self, route: _Route, request: dict[str, Any]) -> None:
                 try:
-                    status, payload = route.handler(request)
+                    status, payload, *extra = route.handler(request)
                 except EdgeError as exc:
                     return self._json(getattr(exc, "http_status", 400), {"error": str(exc), "kind": type(exc).__name__})
                 except Exception:
                     logger.exception("%s %s failed", route.method, route.path)
                     return self._json(500, {"error": "internal error; see the service log"})
-                self._json(status, payload)
+                self._json(status, payload, extra[0] if extra else None)
 
         return RequestHandler
