@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 
@@ -59,7 +58,6 @@ def test_folder_camera_comes_from_the_simulator(monkeypatch: pytest.MonkeyPatch,
     assert isinstance(cam, FolderCamera) and seen["config"].path == tmp_path
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simulator.camera") is None, reason="simulator/camera.py has not landed")
 def test_real_simulator_folder_camera_satisfies_protocol(tmp_path) -> None:
     """The simulator's folder camera, when present, serves RGB frames through the same protocol."""
     import cv2
