@@ -25,6 +25,9 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.net import free_port
+from tests.support.terminal import write_terminal_config
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "face_detection_short_range.tflite"
 
@@ -48,35 +51,10 @@ def make_terminal(tmp: Path) -> tuple[Path, Path]:
     manifest = {"schema_version": 1, "models": {"blazeface_short": {
         "file": MODEL, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": "detector"}}}
     (models / "manifest.json").write_text(json.dumps(manifest))
-    config = tmp / "edge.toml"
-    config.write_text(f"""
-[device]
-device_id = "pi-test-01"
-state_dir = "{tmp / 'state'}"
-log_format = "json"
-
-[face]
-models_dir = "{models}"
-
-[mqtt]
-enabled = false
-
-[gps]
-backend = "none"
-
-[camera]
-type = "folder"
-path = "{frames}"
-
-[claim]
-http_api = false
-
-[service]
-http_port = 0
-loop_interval_s = 0.2
-camera_probe_s = 0.5
-health_interval_s = 5
-""")
+    config = write_terminal_config(
+        tmp / "edge.toml", "pi-test-01", tmp / "state", device={"log_format": "json"}, face={"models_dir": models},
+        gps={"backend": "none"}, camera={"type": "folder", "path": frames}, claim={"http_api": False},
+        service={"http_port": 0, "loop_interval_s": 0.2, "camera_probe_s": 0.5, "health_interval_s": 5})
     return config, models / MODEL
 
 
@@ -250,8 +228,3 @@ def test_claim_flow_served_by_edge_run(tmp_path: Path, notify_socket) -> None:
     assert proc.returncode == 0, text[-2000:]
     assert "Traceback" not in text, text[-2000:]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
