@@ -9,12 +9,6 @@ from edge.errors import ModelError
 from edge.paths import shared_datasets_dir
 
 
-def _default_models_dir() -> Path:
-    from edge.config.face import default_models_dir
-
-    return default_models_dir()
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list, verify or rebuild the face models (models/manifest.json)")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
