@@ -31,6 +31,7 @@ from benchmarks.metrics import (
     tar_at_far,
 )
 from benchmarks.systems import SYSTEMS, deepface_status
+from edge.paths import shared_datasets_dir
 
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -175,7 +176,7 @@ def run_search(args: argparse.Namespace) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pairs", type=Path, default=REPO.parent / "shared" / "datasets" / "pairs.csv", help="pairs CSV (path_a,path_b,same); default ../shared/datasets/pairs.csv")
+    ap.add_argument("--pairs", type=Path, default=shared_datasets_dir() / "pairs.csv", help="pairs CSV (path_a,path_b,same); default $TEPAT_SHARED/datasets/pairs.csv, else ../shared/datasets/pairs.csv")
     ap.add_argument("--root", type=Path, default=None, help="folder the pair paths are relative to (default: the pairs file's folder)")
     ap.add_argument("--limit", type=int, default=600, help="seeded random subset of N pairs, the same for every system (0 = all; default 600)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the pair subset and the 2-thread image sample (default 0)")

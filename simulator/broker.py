@@ -10,11 +10,8 @@ terminals must then use ``protocol = "3.1.1"``). If none is possible, one
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
-import shutil
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -23,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from edge.errors import EdgeError
+from simulator.mosquitto import MosquittoFailed, MosquittoServer, find_mosquitto, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +41,6 @@ class Endpoint:
     kind: Kind
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def mqtt_answers(host: str, port: int, timeout: float = 1.0) -> bool:
     """True if an MQTT 3.1.1 CONNECT to host:port gets a CONNACK accepting it."""
     client_id = b"tepat-sim-probe"
@@ -68,83 +59,25 @@ def mqtt_answers(host: str, port: int, timeout: float = 1.0) -> bool:
     return len(ack) == 4 and ack[0] == 0x20 and ack[3] == 0
 
 
-def find_mosquitto() -> str | None:
-    """Path of the mosquitto binary (also looks in /usr/sbin, where Debian puts it)."""
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    for p in (Path("/usr/sbin/mosquitto"), Path("/usr/local/sbin/mosquitto")):
-        if p.exists():
-            return str(p)
-    return None
-
-
-def _wait_listening(port: int, deadline_s: float, proc: subprocess.Popen | None = None) -> bool:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if proc is not None and proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-class MosquittoBroker:
-    """A private mosquitto on 127.0.0.1 with persistence in its own folder; can be restarted on the same port."""
+class MosquittoBroker(MosquittoServer):
+    """A private anonymous mosquitto on 127.0.0.1 with persistence in its own folder; restartable on the same port."""
 
     def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
-        self.binary = binary
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.proc: subprocess.Popen | None = None
-        self.conf = workdir / "mosquitto.conf"
-        self.log = workdir / "mosquitto.log"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {workdir}/\n"
-            "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
-            # mosquitto started as root drops to user 'mosquitto', which could not write the persistence file here
-            f"user {getpass.getuser()}\n"
-            "log_dest stderr\n"
-            "log_type error\nlog_type warning\n",
-            encoding="utf-8",
-        )
+        super().__init__(binary, workdir, port=port or 0, secure=False)
+        self.configure()
 
     def start(self) -> None:
-        for attempt in range(3):
-            with open(self.log, "ab") as log:
-                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
-            if _wait_listening(self.port, 10.0, self.proc):
-                logger.info("started mosquitto on 127.0.0.1:%d (pid %d)", self.port, self.proc.pid)
-                return
-            self.stop()
-            if attempt == 0 and self.proc.returncode is not None:
-                time.sleep(0.3)  # port may still be in TIME_WAIT after a restart
-        tail = self.log.read_text(errors="replace")[-400:] if self.log.exists() else ""
-        raise BrokerUnavailable(f"mosquitto did not start on 127.0.0.1:{self.port}: {tail.strip() or 'no output'}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.proc = None
+        try:
+            super().start()
+        except MosquittoFailed as exc:
+            raise BrokerUnavailable(f"mosquitto did not start on 127.0.0.1:{self.port}: {exc}") from None
 
     def restart(self, down_s: float = 0.0) -> None:
         """Stop (mosquitto saves its persistent sessions), stay down ``down_s`` seconds, start again."""
-        logger.info("restarting mosquitto on port %d (down %.1f s)", self.port, down_s)
-        self.stop()
-        time.sleep(down_s)
-        self.start()
+        try:
+            super().restart(down_s)
+        except MosquittoFailed as exc:
+            raise BrokerUnavailable(f"mosquitto did not restart on 127.0.0.1:{self.port}: {exc}") from None
 
 
 class AmqttBroker:

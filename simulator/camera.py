@@ -1,8 +1,9 @@
 """Simulated camera: frames from image folders or video files, with optional degradations.
 
 Implements the product's camera Protocol (``edge.camera.base``): ``start()``, ``capture() ->
-Frame``, ``stop()``, ``close()``, context manager, ``state``. ``edge.camera.make_camera``
-builds it for ``[camera] type = "folder"``. The simulator additionally calls
+Frame``, ``stop()``, ``close()``, context manager, ``state``. File reading comes from the
+product's folder camera (:mod:`edge.camera.folder`); ``make_camera(config, folder=FolderCamera)``
+builds this one for ``[camera] type = "folder"`` with degradations. The simulator additionally calls
 :meth:`FolderCamera.present` to put the next claimant in front of the lens.
 
 Degradations (see :mod:`simulator.degrade`) are applied per frame with a seeded RNG, so the
@@ -17,67 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from edge.camera.base import CameraError, CameraState, Frame
-from edge.errors import ImageError, NotFoundError
+from edge.camera.folder import IMAGE_EXTS, VIDEO_EXTS, list_media, load_frames, read_rgb  # noqa: F401 - re-exported
 from simulator import degrade
 
 logger = logging.getLogger(__name__)
-
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".webm"}
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """Decode an image file to RGB uint8; :class:`ImageError` naming the file if it cannot be decoded."""
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    if data is None:
-        raise NotFoundError(f"image not found: {path}")
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise ImageError(f"cannot decode image {path} (corrupt or not an image)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def list_media(path: Path) -> list[Path]:
-    """Image and video files under ``path`` (a file or a folder, not recursive), in name order."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise NotFoundError(f"camera source not found: {path}")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS)
-    if not files:
-        raise NotFoundError(f"camera source {path} holds no images or videos ({', '.join(sorted(IMAGE_EXTS | VIDEO_EXTS))})")
-    return files
-
-
-def _video_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise ImageError(f"cannot open video {path}")
-        frames = []
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    finally:
-        cap.release()
-    if not frames:
-        raise ImageError(f"video {path} has no decodable frames")
-    return frames
-
-
-def load_frames(paths: Sequence[Path]) -> list[np.ndarray]:
-    """Decode every image / every frame of every video in ``paths``."""
-    frames: list[np.ndarray] = []
-    for p in paths:
-        frames.extend(_video_frames(p) if p.suffix.lower() in VIDEO_EXTS else [read_rgb(p)])
-    return frames
-
 
 class FolderCamera:
     """A camera whose scene is a list of images (or video frames), served in order.

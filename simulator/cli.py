@@ -23,7 +23,10 @@ logger = logging.getLogger("simulator")
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faces", metavar="DIR", type=Path,
-                   help="folder of <identity>/<n>.jpg photographs; default ../shared/datasets/faces, else scikit-learn's LFW cache")
+                   help="folder of <identity>/<n>.jpg photographs; default ../shared/datasets/faces, else scikit-learn's LFW cache, "
+                   "else (when online) Labeled Faces in the Wild fetched once (about 233 MB)")
+    p.add_argument("--no-download", action="store_true",
+                   help="never fetch Labeled Faces in the Wild; stop with a message when no photographs are found")
     p.add_argument("--broker", metavar="HOST[:PORT]",
                    help="use this MQTT broker; default: one on localhost:1883, else a private mosquitto, else in-process amqtt")
     p.add_argument("--new-broker", nargs="?", const="auto", choices=["auto", "mosquitto", "amqtt"], metavar="KIND",
@@ -82,10 +85,17 @@ def _broker(args: argparse.Namespace):
 
 
 def _play(args: argparse.Namespace, scenario, devices: int | None = None) -> int:
-    from simulator.faces import resolve_faces
+    from simulator.faces import FacesNotFound, resolve_faces
     from simulator.runner import RunOptions, run_scenario
 
-    lib = resolve_faces(args.faces)
+    try:
+        lib = resolve_faces(args.faces)
+    except FacesNotFound:
+        from simulator.lfw import offer_lfw
+
+        if args.faces is not None or args.no_download or not offer_lfw(lambda line: print(line, flush=True)):
+            raise
+        lib = resolve_faces(None)
     print(f"faces: {lib.origin}", flush=True)
     with _broker(args) as broker, tempfile.TemporaryDirectory(prefix="tepat-sim-") as tmp:
         ep = broker.endpoint

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.paths import shared_datasets_dir
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,7 @@ class FacesNotFound(EdgeError):
 
 def shared_faces_dir() -> Path:
     """``../shared/datasets/faces`` relative to the repository (``TEPAT_SHARED`` overrides the shared folder)."""
-    shared = Path(os.environ.get("TEPAT_SHARED", REPO_ROOT.parent / "shared"))
-    return shared / "datasets" / "faces"
+    return shared_datasets_dir() / "faces"
 
 
 def sklearn_lfw_dir() -> Path:

@@ -71,10 +71,6 @@ class FaultProxy:
         with self._lock:
             self._rate = bytes_per_s if bytes_per_s else None
 
-    @property
-    def is_cut(self) -> bool:
-        return self._cut
-
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> "FaultProxy":
         self._thread = threading.Thread(target=self._accept_loop, name=f"netfault-{self.port}", daemon=True)

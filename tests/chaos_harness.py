@@ -21,12 +21,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import tomli_w
 
 from edge.monitor import Consumer
 from edge.store import Outbox
 from simulator.netfault import FaultProxy
 from tests.fixtures_mqtt import MosquittoServer, mqtt_config
+from tests.support.terminal import write_terminal_config
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,12 +86,8 @@ class PublisherProcess:
 
 def _write_config(path: Path, broker: MosquittoServer, device: str, port: int, state: Path) -> None:
     cfg = mqtt_config(broker, device, port=port, reconnect_min_s=0.1, reconnect_max_s=1.0, keepalive_s=5)
-    data = {
-        "device": {"device_id": device, "region": "chaos", "state_dir": str(state), "log_format": "text"},
-        "store": {"path": str(state / "outbox.sqlite"), "min_free_mb": 1},
-        "mqtt": {k: v for k, v in cfg.model_dump(mode="json").items() if v is not None},
-    }
-    path.write_text(tomli_w.dumps(data))
+    write_terminal_config(path, device, state, mqtt=cfg, device={"region": "chaos", "log_format": "text"},
+                          store={"path": state / "outbox.sqlite", "min_free_mb": 1})
 
 
 def run_chaos(broker: MosquittoServer, work: Path, *, records: int, devices: int = 2, kills: int = 3, restarts: int = 1,

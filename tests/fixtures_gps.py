@@ -1,14 +1,12 @@
-"""GPS fixtures: a real gpsd fed by gpsfake on a loopback port, and a scripted gpsd-speaking server."""
+"""GPS fixtures: a real gpsd fed by gpsfake on a loopback port, and a scripted gpsd-speaking server.
+
+``Gpsfake`` (tests.support.gps) and ``free_port`` stay importable from here.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,81 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.support.gps import NMEA_DIR, Gpsfake
+from tests.support.net import free_port
 
-from tests.conftest import require_binary
-
-NMEA_DIR = Path(__file__).parent / "data" / "nmea"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Gpsfake:
-    """``gpsfake -n -c CYCLE -P PORT LOG`` in its own process group (gpsd is in that group too)."""
-
-    def __init__(self, log: Path, port: int, cycle_s: float = 0.1) -> None:
-        self.binary = require_binary("gpsfake")
-        self.log, self.port, self.cycle_s = Path(log), port, cycle_s
-        self.tmpdir = tempfile.mkdtemp(prefix="gf")  # short: the gpsd control socket lives here
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.stderr_path = Path(self.tmpdir) / "gpsfake.err"
-
-    def start(self) -> "Gpsfake":
-        env = dict(os.environ, TMPDIR=self.tmpdir)
-        with open(self.stderr_path, "ab") as err:
-            self.proc = subprocess.Popen(
-                [self.binary, "-n", "-c", str(self.cycle_s), "-P", str(self.port), str(self.log)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                start_new_session=True, env=env, cwd=self.tmpdir,
-            )
-        if not wait_until(self._listening, 15):
-            self.stop()
-            pytest.fail(f"gpsfake did not start gpsd on 127.0.0.1:{self.port}: {self.stderr_path.read_text()[-2000:]}")
-        return self
-
-    def _listening(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            return False
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-            return True
-        return False
-
-    def stop(self) -> None:
-        """Stop gpsfake and its gpsd by signalling the process group; waits until the port is closed."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        # gpsd may outlive gpsfake by a moment; make sure nothing in the group survives.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        wait_until(lambda: not self._listening(), 5)
-        self.proc = None
-
-    def control(self, command: str) -> None:
-        """Send ``+/dev/pts/N`` (add) or ``-/dev/pts/N`` (remove) to gpsd's control socket."""
-        assert self.proc is not None
-        path = Path(self.tmpdir) / f"gpsfake-{self.proc.pid}.sock"
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5)
-            sock.connect(str(path))
-            sock.sendall(f"{command}\r\n\x00".encode())
-            answer = sock.recv(12)
-        assert answer.startswith(b"OK"), f"gpsd control {command!r} answered {answer!r}"
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+__all__ = ["NMEA_DIR", "Gpsfake", "ScriptedGpsd", "free_port"]
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -39,29 +37,35 @@ def test_v4l2_missing_device_is_a_clear_error() -> None:
     assert cam.state == "stopped"
 
 
-def test_folder_camera_missing_simulator_is_clear(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """Without simulator/camera.py, type=folder fails with an error naming the file."""
+def test_folder_camera_is_a_product_backend(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """type=folder needs no simulator: with simulator.camera unimportable the product's folder camera is built."""
+    from edge.camera.folder import FolderCamera
+
     monkeypatch.setitem(sys.modules, "simulator.camera", None)
-    with pytest.raises(CameraError, match="simulator/camera.py"):
-        make_camera(FolderCameraConfig(path=tmp_path))
+    monkeypatch.setitem(sys.modules, "simulator", None)
+    assert isinstance(make_camera(FolderCameraConfig(path=tmp_path)), FolderCamera)
 
 
-def test_folder_camera_comes_from_the_simulator(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """type=folder is built by simulator.camera.FolderCamera with the config it was given."""
+def test_folder_degradations_without_the_simulator_are_refused(tmp_path) -> None:
+    """Degradations are the simulator's: the product's folder camera refuses them in one clear error."""
+    with pytest.raises(CameraError, match="degradations are simulated"):
+        make_camera(FolderCameraConfig(path=tmp_path, degradations=["dark"]))
+
+
+def test_folder_factory_can_be_replaced(tmp_path) -> None:
+    """make_camera(config, folder=...) builds type=folder with the given factory and the config it was given."""
     seen = {}
 
     class FolderCamera:
         def __init__(self, config):
             seen["config"] = config
 
-    monkeypatch.setitem(sys.modules, "simulator.camera", types.SimpleNamespace(FolderCamera=FolderCamera))
-    cam = make_camera(FolderCameraConfig(path=tmp_path))
+    cam = make_camera(FolderCameraConfig(path=tmp_path), folder=FolderCamera)
     assert isinstance(cam, FolderCamera) and seen["config"].path == tmp_path
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simulator.camera") is None, reason="simulator/camera.py has not landed")
-def test_real_simulator_folder_camera_satisfies_protocol(tmp_path) -> None:
-    """The simulator's folder camera, when present, serves RGB frames through the same protocol."""
+def test_folder_camera_serves_rgb_frames(tmp_path) -> None:
+    """The folder camera decodes files from disk (BGR) into RGB frames through the camera protocol."""
     import cv2
 
     img = np.zeros((120, 160, 3), np.uint8)

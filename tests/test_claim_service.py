@@ -32,7 +32,9 @@ def test_genuine_claim_is_recorded_signed_and_paid(make_terminal, scripted_face,
     recs = outbox_records(svc, "decision")
     assert len(recs) == 1 and recs[0]["idempotency_key"] == res.record.idempotency_key
     assert verify_record(recs[0], svc.key.public_key())
-    assert recs[0]["position"]["status"] in ("fix", "no_fix", "stale") and recs[0]["time"]["source"]
+    pos = recs[0]["position"]  # the terminal's GPS is a fixed point at Monas, so the record has a fix there
+    assert pos["status"] == "fix" and abs(pos["fix"]["lat"] - -6.1754) < 1e-4 and abs(pos["fix"]["lon"] - 106.8272) < 1e-4, pos
+    assert recs[0]["time"]["source"]
     assert recs[0]["scores"]["accept_threshold"] == 0.40 and recs[0]["model_sha256"] == scripted_face.model_sha256
     assert svc.ledger.prior_claim("PKH-00001", PERIOD) is not None
 

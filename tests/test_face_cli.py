@@ -130,10 +130,37 @@ def test_eval_small_run_writes_json_and_plot(tmp_path, datasets_dir):
     r = edge("eval", "--pairs", str(datasets_dir / "pairs.csv"), "--root", str(datasets_dir), "--limit", "40", "--json", str(out), "--plot", str(png))
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
-    assert rep["pairs"] == 40 and rep["failed_to_enrol"] >= 0 and set(rep["tar_at_far"]) >= {"1e-2", "1e-3", "1e-4"}
+    assert rep["pairs"] == 40 and set(rep["tar_at_far"]) >= {"1e-2", "1e-3", "1e-4"}
+    assert rep["failed_to_enrol"] == len(rep["failed_images"]) and rep["failed_to_enrol"] <= 2, rep["failed_images"]
+    assert rep["pairs_scored"] <= rep["pairs"] and rep["pairs_scored"] >= rep["pairs"] - 2 * rep["failed_to_enrol"]
     assert rep["scores"]["genuine"]["mean"] > rep["scores"]["impostor"]["mean"] + 0.3
     assert "eer" in rep and "mean_cosine_to_fp32" in rep and png.stat().st_size > 10_000
     assert "images" in r.stderr  # progress bar
+
+
+def test_eval_counts_an_image_without_a_face_as_failed_to_enrol(tmp_path, datasets_dir):
+    """A pair whose photo holds no face is counted in failed_to_enrol, named, and left out of the scores."""
+    import cv2
+    import numpy as np
+
+    root = tmp_path / "root"
+    (root / "faces" / "Nobody").mkdir(parents=True)
+    cv2.imwrite(str(root / "faces" / "Nobody" / "1.jpg"), np.full((250, 250, 3), 128, np.uint8))
+    lines = (datasets_dir / "pairs.csv").read_text().splitlines()[1:5]
+    for line in lines:
+        for rel in line.split(",")[:2]:
+            if not (root / rel).exists():
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                (root / rel).symlink_to(datasets_dir / rel)
+    first = lines[0].split(",")[0]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("path_a,path_b,same\n" + "\n".join([*lines, f"{first},faces/Nobody/1.jpg,0"]) + "\n")
+    out = tmp_path / "e.json"
+    r = edge("eval", "--pairs", str(pairs), "--root", str(root), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert rep["failed_to_enrol"] == 1 and rep["failed_images"] == {"faces/Nobody/1.jpg": "no_face"}, rep["failed_images"]
+    assert rep["pairs"] == 5 and rep["pairs_scored"] == 4
 
 
 def test_eval_malformed_pairs_file(tmp_path, datasets_dir):

@@ -174,7 +174,7 @@ def _device_path(port: int) -> str:
 
 def test_unreachable_gpsd_never_blocks_start_or_latest():
     """With nothing listening, start() and latest() return at once and stamps say no_fix."""
-    from tests.fixtures_gps import free_port
+    from tests.support.net import free_port
 
     reader = reader_for(free_port(), "gpsdclient")
     started = time.perf_counter()

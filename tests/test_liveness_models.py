@@ -12,6 +12,7 @@ import pytest
 from edge.errors import ModelError
 from edge.face.liveness import MODELS, LivenessChecker
 from edge.model_build.liveness_eval import FaceBoxFinder, ordinary_images, read_rgb
+from tests.support import skip_or_fail
 
 # Measured with `python -m edge.model_build.liveness_eval` (docs/LIVENESS.md): false-reject rate
 # at the default threshold 0.5 was 9.8 % on all 5014 faces/ photos and 8.9 % (9 of 101) on the
@@ -31,7 +32,7 @@ def face_box_finder(datasets_dir: Path) -> FaceBoxFinder:
     """YuNet (OpenCV, upstream ONNX from ../shared/models) giving the face box nearest the centre."""
     onnx = datasets_dir.parent / "models" / "face_detection_yunet_2023mar.onnx"
     if not onnx.is_file():
-        pytest.skip(f"YuNet ONNX not found at {onnx}")
+        skip_or_fail(f"YuNet ONNX not found at {onnx}")
     return FaceBoxFinder(onnx)
 
 

@@ -14,6 +14,7 @@ from edge.errors import ModelError
 from edge.face.models import TfliteModel, _from_output, _to_input, find_source_onnx, load_manifest, open_model
 from edge.model_build.manifest_io import update_entries
 from edge.model_build.sources import sha256_of
+from tests.support import skip_or_fail
 
 INT8_MIN_MEAN_COSINE = 0.993  # measured 0.9959 mean / 0.9887 min over 200 held-out faces (docs/MODELS.md)
 INT8_MIN_COSINE = 0.98
@@ -38,7 +39,7 @@ def _source_or_skip(name: str) -> Path:
     try:
         return find_source_onnx(name)
     except ModelError as exc:
-        pytest.skip(f"source ONNX not available: {exc}")
+        skip_or_fail(f"source ONNX not available: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,9 @@ def test_backoff_grows_and_jitters() -> None:
 
 def test_topic_builders() -> None:
     """All topics are built under <prefix>/<region>/<device>/ and parse back."""
-    assert topics.event_topic("tepat/v1", "jabar", "t-1", "verification") == "tepat/v1/jabar/t-1/event/verification"
+    assert topics.suffix_topic("tepat/v1", "jabar", "t-1", "event/verification") == "tepat/v1/jabar/t-1/event/verification"
     assert topics.status_topic("tepat/v1/", "jabar", "t-1") == "tepat/v1/jabar/t-1/status"
-    assert topics.health_topic("tepat/v1", "jabar", "t-1") == "tepat/v1/jabar/t-1/health"
+    assert topics.suffix_topic("tepat/v1", "jabar", "t-1", "/health") == "tepat/v1/jabar/t-1/health"
     assert topics.cmd_topic("tepat/v1", "jabar", "t-1") == "tepat/v1/jabar/t-1/cmd/#"
     assert topics.cmd_topic("tepat/v1", "jabar", "t-1", "roster") == "tepat/v1/jabar/t-1/cmd/roster"
     assert topics.parse_topic("tepat/v1", "tepat/v1/jabar/t-1/event/x") == ("jabar", "t-1", "event/x")

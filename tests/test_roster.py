@@ -91,16 +91,42 @@ def test_malformed_recipient__invalid(roster_doc, issuer_key, trusted_keys, fiel
     # re-sign the malformed content directly (sign_roster refuses malformed rosters on purpose)
     from edge.claim.canonical import canonical_json
     from edge.claim.crypto import sign
-    if field == "templates":
-        pytest.raises(ValueError, canonical_json, doc)  # NaN is not JSON: refused before any signature check
+    if field == "templates":  # NaN cannot be signed (canonical JSON refuses it): tested on the wire below
         return
     signed["signature"]["sig"] = sign(issuer_key, canonical_json(doc))
     assert needle in _rejected("malformed", signed, trusted_keys)
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_template_on_the_wire_is_refused_as_malformed(roster_doc, issuer_key, trusted_keys, literal):
+    """Python's json accepts NaN/Infinity literals: a roster carrying one is refused by the device, not crashed on."""
+    signed = sign_roster(roster_doc(), issuer_key)
+    raw = json.dumps(signed).encode()
+    value = json.dumps(signed["roster"]["recipients"][0]["templates"][0]["vector"][0])
+    wire = raw.replace(f'"vector": [{value}'.encode(), f'"vector": [{literal}'.encode(), 1)
+    assert wire != raw and json.loads(wire)["roster"]["recipients"][0]["templates"][0]["vector"][0] != float(value)
+    assert "canonicalisable" in _rejected("malformed", wire, trusted_keys)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_template_schema_refuses_non_finite_values(bad):
+    """The schema check itself (not only the JSON encoder) refuses a non-finite template value, naming it."""
+    from pydantic import ValidationError
+
+    from edge.claim.roster import Template
+
+    vector = [0.1] * 128
+    Template(model_sha256=FAKE_SHA, vector=vector)  # the same vector without the bad value is fine
+    vector[7] = bad
+    with pytest.raises(ValidationError, match="NaN or infinite"):
+        Template(model_sha256=FAKE_SHA, vector=vector)
+
+
 def test_sign_roster_refuses_malformed(roster_doc, issuer_key):
     """The issuer tool will not sign a roster a device would refuse."""
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"period\n.*String should match pattern"):
         sign_roster(roster_doc(period="November"), issuer_key)
 
 

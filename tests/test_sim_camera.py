@@ -46,7 +46,7 @@ def test_folder_camera_without_loop_runs_out(face_folder: Path) -> None:
 
 
 def test_make_camera_builds_folder_camera_from_config(face_folder: Path) -> None:
-    """The product's factory returns the simulator camera for type = folder."""
+    """The product's factory builds its own folder camera for type = folder."""
     cam = make_camera(FolderCameraConfig(path=face_folder))
     with cam:
         frame = cam.capture()
@@ -116,9 +116,9 @@ def test_unknown_degradation_is_refused(face_folder: Path) -> None:
 
 
 def test_folder_config_degradations_reach_the_camera(face_folder: Path) -> None:
-    """[camera] type = folder with degradations and a seed gives the degraded, reproducible frames."""
+    """[camera] type = folder with degradations and a seed, built with the simulator's camera, gives degraded frames."""
     cfg = FolderCameraConfig(path=face_folder, degradations=["dark"], seed=5)
-    with make_camera(cfg) as cam:
+    with make_camera(cfg, folder=FolderCamera) as cam:
         dark = cam.capture().rgb
     with FolderCamera(face_folder) as cam:
         clean = cam.capture().rgb

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import queue
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,48 +11,20 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import require_binary
+from tests.support.mqtt import start_mosquitto
 
 ACL = Path(__file__).resolve().parents[1] / "firmware_config" / "mosquitto" / "central.acl"
 USERS = ("dev-a", "dev-b", "operator", "central")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def central_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A Mosquitto on a free loopback port using the shipped central.acl and a password per user; yields the port."""
-    binary = require_binary("mosquitto")
-    passwd_bin = require_binary("mosquitto_passwd")
-    work = tmp_path_factory.mktemp("central-broker")
-    pwfile = work / "passwd"
-    pwfile.write_text("")
-    for user in USERS:
-        subprocess.run([passwd_bin, "-b", str(pwfile), user, f"pw-{user}"], check=True, capture_output=True)
-    pwfile.chmod(0o600)
-    port = free_port()
-    conf = work / "mosquitto.conf"
-    conf.write_text(f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
-                    f"password_file {pwfile}\nacl_file {ACL}\nlog_dest stderr\nlistener {port} 127.0.0.1\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = start_mosquitto(tmp_path_factory.mktemp("central-broker"), acl_file=ACL, user_names=USERS, tls=False)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mosquitto did not start: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
-                time.sleep(0.05)
-        yield port
+        yield server.port
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
 
 
 class Client:
@@ -65,7 +34,7 @@ class Client:
         self.acks: dict[int, int] = {}
         self.inbox: queue.Queue = queue.Queue()
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}-{time.monotonic_ns()}", protocol=mqtt.MQTTv5)
-        self.c.username_pw_set(user, f"pw-{user}")
+        self.c.username_pw_set(user, f"pw-{user}-secret")  # as start_mosquitto sets them
         self.c.on_publish = lambda c, u, mid, rc, props: self.acks.__setitem__(mid, rc.value)
         self.c.on_message = lambda c, u, msg: self.inbox.put((msg.topic, msg.payload))
         self.c.connect("127.0.0.1", port)

@@ -201,8 +201,37 @@ def test_linux_clock_on_this_machine():
     clock = LinuxClock()
     assert clock.boot_id() == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     assert clock.sync_status() in ("ntp", "rtc", "unsynchronised")
-    assert kernel_clock_synchronised() in (True, False)
+    assert isinstance(kernel_clock_synchronised(), bool)  # Linux always answers adjtimex(2); None means it failed
     assert abs(clock.wall_ns() / 1e9 - datetime.now(timezone.utc).timestamp()) < 5
+
+
+class _FakeLibc:
+    """adjtimex(2) answering a chosen clock state and status word (or failing)."""
+
+    def __init__(self, state: int, status: int = 0, error: bool = False) -> None:
+        self.state, self.status, self.error = state, status, error
+
+    def adjtimex(self, ref) -> int:  # noqa: ANN001 - a ctypes byref
+        if self.error:
+            raise OSError("adjtimex unavailable")
+        ref._obj.status = self.status
+        return self.state
+
+
+@pytest.mark.parametrize("libc,expected", [
+    (_FakeLibc(0), True),                               # TIME_OK, disciplined
+    (_FakeLibc(0, status=0x0040 | 0x0001), False),      # STA_UNSYNC set (with STA_PLL)
+    (_FakeLibc(5), False),                              # TIME_ERROR
+    (_FakeLibc(-1), None),                              # the call failed
+    (_FakeLibc(0, error=True), None),                   # no adjtimex at all
+    (None, None),                                       # no libc
+])
+def test_kernel_clock_synchronised_reads_adjtimex(monkeypatch, libc, expected):
+    """True only for a disciplined clock; False for STA_UNSYNC or TIME_ERROR; None when adjtimex cannot answer."""
+    import edge.timesource as ts
+
+    monkeypatch.setattr(ts, "_libc", lambda: libc)
+    assert ts.kernel_clock_synchronised() is expected
 
 
 def test_gps_time_from_real_gpsd_when_unsynchronised(gpsfake, clock):

@@ -1,23 +1,19 @@
-"""The small camera interface every backend implements, and the factory that picks one.
+"""The small camera interface every backend implements (the factory is :mod:`edge.camera.factory`).
 
 A backend delivers :class:`Frame` objects holding an RGB ``uint8`` array. Backends are
 chosen by ``config.type``: ``picamera2`` (Raspberry Pi CSI cameras), ``v4l2`` (USB webcams
-via OpenCV) and ``folder`` (the simulator's image-folder camera). Hardware libraries are
+via OpenCV) and ``folder`` (images or videos from a folder, :mod:`edge.camera.folder`). Hardware libraries are
 imported only when a backend starts, never at import time.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from edge.errors import EdgeError
-
-if TYPE_CHECKING:
-    from edge.config.camera import CameraConfig
 
 CameraState = Literal["ok", "recovering", "failed", "stopped"]
 CAMERA_STATES: tuple[str, ...] = ("ok", "recovering", "failed", "stopped")
@@ -61,26 +57,3 @@ class Camera(Protocol):
     def __enter__(self) -> "Camera": ...
 
     def __exit__(self, *exc: object) -> None: ...
-
-
-def make_camera(config: "CameraConfig") -> Camera:
-    """The backend for ``config.type``, not yet started."""
-    kind = config.type
-    if kind == "picamera2":
-        from edge.camera.picamera2_backend import Picamera2Camera
-
-        return Picamera2Camera(config)
-    if kind == "v4l2":
-        from edge.camera.v4l2_backend import V4l2Camera
-
-        return V4l2Camera(config)
-    if kind == "folder":
-        try:
-            module = importlib.import_module("simulator.camera")
-        except ImportError as exc:
-            raise CameraError(f"camera.type=folder needs the simulator's folder camera (simulator/camera.py), which cannot be imported: {exc}") from None
-        factory = getattr(module, "FolderCamera", None)
-        if factory is None:
-            raise CameraError("camera.type=folder: simulator/camera.py has no FolderCamera class")
-        return factory(config)
-    raise CameraError(f"camera.type={kind!r} is not supported (use picamera2, v4l2 or folder)")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge.backoff import cap_delay
 from edge.config.camera import CameraRecoveryConfig
 
 
 def backoff_delay(failures: int, initial_s: float, max_s: float) -> float:
-    """Seconds to wait after the ``failures``-th consecutive failure: initial, doubling, capped."""
-    if failures <= 0:
-        return 0.0
-    return min(max_s, initial_s * 2 ** min(failures - 1, 30))
+    """Seconds to wait after the ``failures``-th consecutive failure: initial, doubling, capped (no jitter)."""
+    return cap_delay(failures, initial_s, max_s)
 
 
 @dataclass

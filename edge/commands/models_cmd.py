@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from edge.errors import ModelError
-
-
-def _default_models_dir() -> Path:
-    from edge.config.face import default_models_dir
-
-    return default_models_dir()
+from edge.paths import shared_datasets_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -137,8 +131,7 @@ def run_build(args: argparse.Namespace) -> int:
         raise ModelError("--calib-images must be at least 20")
     datasets = args.datasets
     if datasets is None:
-        shared = Path(os.environ["TEPAT_SHARED"]) if os.environ.get("TEPAT_SHARED") else REPO_ROOT.parent / "shared"
-        datasets = shared / "datasets"
+        datasets = shared_datasets_dir()
     ctx = BuildContext(
         out_dir=args.out or REPO_ROOT / "models",
         work_dir=args.work or cache_dir() / "build",

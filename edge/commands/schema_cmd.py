@@ -15,10 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def collect() -> dict[str, dict]:
-    """File name -> JSON Schema, for WIRE_MODELS plus the optional models of other areas."""
-    from edge.messages import json_schemas, load_all_wire_models
+    """File name -> JSON Schema, for every area's wire models."""
+    from edge.wire_models import json_schemas
 
-    load_all_wire_models()
     return json_schemas()
 
 

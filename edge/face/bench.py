@@ -18,13 +18,13 @@ from edge.face.detect import open_detector
 from edge.face.embed import open_embedder
 from edge.face.match import GalleryIndex
 from edge.face.pipeline import FacePipeline
+from edge.paths import shared_datasets_dir
 
 logger = logging.getLogger(__name__)
 
 
 def default_images() -> Path:
-    shared = Path(os.environ.get("TEPAT_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-    return shared / "datasets" / "faces"
+    return shared_datasets_dir() / "faces"
 
 
 def search_ms(n: int, dim: int = 128, identities_per: int = 2, repeats: int = 50) -> float:

@@ -14,18 +14,8 @@ import cv2
 import numpy as np
 
 from edge.config.face import QualityConfig
-from edge.face.types import Face, QualityReport
+from edge.face.types import ADVICE, Face, QualityReport  # noqa: F401 - ADVICE re-exported
 
-ADVICE = {
-    "no_face": "no face found: look at the camera",
-    "multiple_faces": "more than one face: one person at a time",
-    "face_too_small": "face too small: move closer",
-    "face_cut_at_edge": "face cut off at the edge: move to the centre",
-    "head_turned": "head turned: face the camera",
-    "too_dark": "too dark: more light on the face",
-    "overexposed": "too bright: avoid direct light on the face",
-    "too_blurred": "blurred: hold still",
-}
 MULTI_FACE_RATIO = 0.6
 # Nose-tip depth relative to the inter-ocular distance, and the frontal nose position between
 # the eye line and the mouth line, for the ArcFace template geometry.

@@ -38,6 +38,19 @@ class Face:
         return float(self.box[0] + self.box[2]) / 2, float(self.box[1] + self.box[3]) / 2
 
 
+# What the officer reads for each quality-gate reason.
+ADVICE = {
+    "no_face": "no face found: look at the camera",
+    "multiple_faces": "more than one face: one person at a time",
+    "face_too_small": "face too small: move closer",
+    "face_cut_at_edge": "face cut off at the edge: move to the centre",
+    "head_turned": "head turned: face the camera",
+    "too_dark": "too dark: more light on the face",
+    "overexposed": "too bright: avoid direct light on the face",
+    "too_blurred": "blurred: hold still",
+}
+
+
 @dataclass
 class QualityReport:
     """Outcome of the quality gate: empty ``reasons`` means the face is usable."""
@@ -50,6 +63,4 @@ class QualityReport:
         return not self.reasons
 
     def advice(self) -> list[str]:
-        from edge.face.quality import ADVICE
-
         return [ADVICE.get(r, r) for r in self.reasons]

@@ -1,8 +1,9 @@
 """Wire models: every payload the terminal publishes or accepts over MQTT, as pydantic models.
 
 Each published event is an :class:`Envelope` around a kind-specific payload. ``WIRE_MODELS``
-lists every model whose JSON Schema ``edge schema`` exports; other areas append theirs with
-:func:`register_wire_model` (e.g. the claim flow's decision record and roster commands).
+lists the registered wire models; other areas append theirs with :func:`register_wire_model`.
+This package imports no other area: :mod:`edge.wire_models`, above it, registers the claim
+flow's records and commands and the health snapshot, for ``edge schema`` and the monitor.
 """
 
 from __future__ import annotations
@@ -101,32 +102,13 @@ def register_wire_model(model: type[BaseModel]) -> type[BaseModel]:
     return model
 
 
-# Models of other areas that travel over MQTT; loaded by :func:`load_all_wire_models` when present.
-OPTIONAL_WIRE_MODELS: tuple[tuple[str, str], ...] = (
-    ("edge.service.health", "HealthSnapshot"),
-    ("edge.claim.records", "DecisionRecord"),
-    ("edge.claim.records", "OverrideRecord"),
-    ("edge.claim.records", "ConflictRecord"),
-)
-
-
-def load_all_wire_models() -> list[type[BaseModel]]:
-    """:data:`WIRE_MODELS` after registering the optional models of other areas that are installed."""
-    import importlib
-
-    for module, attr in OPTIONAL_WIRE_MODELS:
-        try:
-            model = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        register_wire_model(model)
-    return WIRE_MODELS
-
-
 def payload_models() -> dict[str, type[BaseModel]]:
-    """Schema name (e.g. ``tepat.decision``) -> model, for every wire model that declares one as a default."""
+    """Schema name (e.g. ``tepat.decision``) -> model, for every registered wire model that declares one as a default.
+
+    :func:`edge.wire_models.payload_models` registers every area's models first.
+    """
     out: dict[str, type[BaseModel]] = {}
-    for model in load_all_wire_models():
+    for model in WIRE_MODELS:
         for name, info in model.model_fields.items():
             if (info.alias or name) in ("schema", "schema_name") and isinstance(info.default, str):
                 out.setdefault(info.default, model)
@@ -143,10 +125,3 @@ def schema_file_name(model: type[BaseModel]) -> str:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema for every model in :data:`WIRE_MODELS`."""
     return {schema_file_name(m): m.model_json_schema() for m in WIRE_MODELS}
-
-
-# The claim flow's records (decision, override, conflict, roster_ack) and commands (cmd/roster, cmd/ledger).
-from edge.claim.wire import CLAIM_WIRE_MODELS  # noqa: E402
-
-for _model in CLAIM_WIRE_MODELS:
-    register_wire_model(_model)

@@ -168,7 +168,7 @@ def build_sface_fp32(ctx: BuildContext) -> dict[str, Any]:
 def build_sface_int8(ctx: BuildContext) -> dict[str, Any]:
     from edge.model_build import quant
 
-    return quant.build(ctx, _finish)
+    return quant.build(ctx, _finish, _sface_fp32_file)
 
 
 def _copy_from_wheel(ctx: BuildContext, name: str, source: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ import numpy as np
 from edge.errors import ModelError
 from edge.model_build.manifest_io import update_entries
 from edge.model_build.sources import cache_dir, sha256_of
+from edge.paths import shared_models_dir
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,7 @@ SPECS = (
 def find_weights(spec: LivenessSpec) -> Path:
     """A verified local copy of the upstream weights, downloading into the cache if needed."""
     cache = cache_dir() / "sources"
-    shared = [Path(os.environ["TEPAT_SHARED"]) / "models"] if os.environ.get("TEPAT_SHARED") else []
-    for folder in [*shared, ROOT.parent / "shared" / "models", cache]:
+    for folder in [shared_models_dir(), cache]:
         path = folder / spec.weights
         if path.is_file():
             got = sha256_of(path)

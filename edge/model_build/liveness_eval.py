@@ -39,7 +39,9 @@ THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def shared_dir() -> Path:
-    return Path(os.environ.get("TEPAT_SHARED", ROOT.parent / "shared"))
+    from edge.paths import shared_dir as resolve
+
+    return resolve()
 
 
 @dataclass

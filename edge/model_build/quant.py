@@ -85,12 +85,12 @@ def quantize(saved_model: Path, faces: np.ndarray, work: Path) -> tuple[bytes, d
     return model, recipe
 
 
-def build(ctx, finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def build(ctx, finish: Callable[..., dict[str, Any]], sface_fp32_file: Callable[..., tuple[Path, list[str], Path]]) -> dict[str, Any]:
+    """The int8 SFace; ``sface_fp32_file(ctx)`` (from the build) gives the fp32 TFLite, its command and the clean ONNX."""
     from edge.model_build import check, convert, specs
-    from edge.model_build.build import _sface_fp32_file
     from edge.model_build.equalize import equalize
 
-    fp32_tfl, _cmd, clean = _sface_fp32_file(ctx)
+    fp32_tfl, _cmd, clean = sface_fp32_file(ctx)
     fp32_copy = ctx.work_dir / "sface_fp32_reference.tflite"
     fp32_copy.write_bytes(fp32_tfl.read_bytes())
     calib = ctx.faces("calibration")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import ModelError
+from edge.paths import shared_models_dir
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +116,7 @@ def cache_dir() -> Path:
 
 def shared_dirs() -> list[Path]:
     dirs = []
-    if os.environ.get("TEPAT_SHARED"):
-        dirs.append(Path(os.environ["TEPAT_SHARED"]) / "models")
-    dirs.append(REPO_ROOT.parent / "shared" / "models")
+    dirs.append(shared_models_dir())
     dirs.append(cache_dir() / "sources")
     return dirs
 

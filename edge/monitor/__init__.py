@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from edge.config import MqttConfig
-from edge.messages import Envelope, StatusPayload, payload_models
+from edge.messages import Envelope, StatusPayload
 from edge.transport.topics import parse_topic
+from edge.wire_models import payload_models
 
 logger = logging.getLogger(__name__)
 

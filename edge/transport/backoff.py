@@ -1,8 +1,10 @@
-"""Reconnect delays: exponential backoff with full jitter (pure, so it is unit-tested)."""
+"""MQTT reconnect delays: :func:`edge.backoff.backoff_delay` with full jitter; this name stays for existing imports."""
 
 from __future__ import annotations
 
 import random
+
+from edge import backoff
 
 
 def backoff_delay(attempt: int, min_s: float, max_s: float, rng: random.Random | None = None) -> float:
@@ -11,8 +13,4 @@ def backoff_delay(attempt: int, min_s: float, max_s: float, rng: random.Random |
     The lower bound keeps a fleet from hammering a recovering broker; the jitter spreads a fleet
     that lost the link at the same moment.
     """
-    if attempt < 1:
-        return 0.0
-    cap = min(max_s, min_s * (2 ** min(attempt - 1, 32)))
-    low = min(min_s / 2, cap)
-    return (rng or random).uniform(low, cap)
+    return backoff.backoff_delay(attempt, min_s, max_s, jitter="full", rand=(rng or random).random)

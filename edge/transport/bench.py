@@ -2,7 +2,7 @@
 
 Measures durable appends/s (synchronous FULL and NORMAL), drain msgs/s to a private local
 Mosquitto (MQTT 5, 3.1.1, TLS), a 10,000-record backlog drained after an outage, and the
-publisher worker's peak RSS. Starts its own Mosquitto with the test fixture's configuration.
+publisher worker's peak RSS. Starts its own Mosquitto (simulator/mosquitto.py, the launcher the tests share).
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def bench_outage(broker, folder: Path, n: int) -> tuple[float, int]:  # noqa: AN
     from edge.monitor import Consumer
     from edge.store import Outbox
     from edge.transport.mqtt import MqttPublisher
+    from simulator.mosquitto import mqtt_config
     from simulator.netfault import FaultProxy
-    from tests.fixtures_mqtt import mqtt_config
 
     path = folder / "outage.sqlite"
     with FaultProxy(target=(broker.host, broker.port)) as proxy, Consumer(mqtt_config(broker, "operator"), client_id="bench-mon", keep_keys=False) as mon:
@@ -86,7 +86,7 @@ def bench_worker_rss(broker, folder: Path, n: int) -> float:  # noqa: ANN001
     import psutil
     import tomli_w
 
-    from tests.fixtures_mqtt import mqtt_config
+    from simulator.mosquitto import mqtt_config
 
     state = folder / "rss"
     state.mkdir()
@@ -120,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drain", type=int, default=10000, help="records per drain benchmark (default 10000)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from tests.fixtures_mqtt import MosquittoServer, mqtt_config
+    from simulator.mosquitto import MosquittoFailed, MosquittoServer, find_mosquitto, mqtt_config
+
+    binary = find_mosquitto()
+    if binary is None:
+        raise SystemExit("python -m edge.transport.bench: mosquitto is not installed (apt install mosquitto)")
 
     results: dict[str, object] = {"python": platform.python_version(), "machine": platform.machine()}
     with tempfile.TemporaryDirectory(prefix="tepat-bench-", dir=None) as tmp:
@@ -128,9 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         results["appends_per_s_FULL"] = round(bench_appends(folder, args.appends, "FULL"))
         results["appends_per_s_NORMAL"] = round(bench_appends(folder, args.appends, "NORMAL"))
         print(json.dumps(results), flush=True)
-        broker = MosquittoServer("/usr/sbin/mosquitto", folder / "broker")
-        broker.configure()
-        broker.start()
+        broker = MosquittoServer(binary, folder / "broker")
+        try:
+            broker.configure()
+            broker.start()
+        except MosquittoFailed as exc:
+            raise SystemExit(f"python -m edge.transport.bench: {exc}") from None
         try:
             for label, dev, kw in (("v5", "dev-1", {}), ("v311", "dev-2", {"protocol": "3.1.1"}), ("v5_tls", "dev-5", {"tls": True})):
                 path = folder / f"drain-{label}.sqlite"

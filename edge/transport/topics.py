@@ -13,16 +13,8 @@ def device_prefix(prefix: str, region: str, device: str) -> str:
     return f"{prefix.rstrip('/')}/{region}/{device}"
 
 
-def event_topic(prefix: str, region: str, device: str, kind: str) -> str:
-    return f"{device_prefix(prefix, region, device)}/event/{kind}"
-
-
 def status_topic(prefix: str, region: str, device: str) -> str:
     return f"{device_prefix(prefix, region, device)}/status"
-
-
-def health_topic(prefix: str, region: str, device: str) -> str:
-    return f"{device_prefix(prefix, region, device)}/health"
 
 
 def cmd_topic(prefix: str, region: str, device: str, name: str = "#") -> str:

@@ -1,0 +1,218 @@
+"""The import rules of the runtime package, checked from the source text (no code is imported).
+
+Rules for every module under ``edge/``:
+
+1. ``edge`` never imports ``simulator``, ``tests`` or ``benchmarks`` (at module level or inside
+   a function).
+2. Runtime modules never import tooling: ``edge.model_build`` and the ``bench`` modules are
+   tooling; only tooling itself and the commands that run it (``edge/commands/``, loading it
+   inside the command function) may import it.
+3. No import cycles inside ``edge``: module-level and function-level imports both count
+   (a lazy import only hides a cycle); imports under ``if TYPE_CHECKING:`` do not.
+4. Foundation modules (:data:`FOUNDATION`: errors, paths, the wire models) import nothing
+   else of ``edge``.
+
+``importlib.import_module("name")`` with a literal name counts as an import.
+
+Known violations that other work will remove are listed in :data:`EXCEPTIONS`, each named and
+explained; an exception that no longer matches anything is itself reported, so the list can only
+shrink. Run: ``python -m tests.support.import_rules [REPO_ROOT]`` (exit 1 on a violation).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+FORBIDDEN_TOP = ("simulator", "tests", "benchmarks")
+# Foundation modules every area builds on: they import nothing else of edge (wire models never
+# import the claim flow that fills them).
+FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.errors",)}
+
+# (importer, imported) pairs allowed for now; each one names the work that removes it.
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("edge.face.models", "edge.model_build.sources"):
+        "runtime model loader uses build tooling (find_source, sha256_of); edge/face/models.py is owned by the "
+        "face/model helper; remove with the tooling move of issue 12",
+    ("edge.face.embed", "edge.model_build.sources"):
+        "the ONNX reference embedder (used by 'edge eval') hashes its model with build tooling's sha256_of; "
+        "edge/face/embed.py is owned by the face helper; remove with the tooling move of issue 12",
+    ("edge.transport.bench", "simulator.mosquitto"):
+        "a benchmark inside the runtime package starts the shared Mosquitto launcher; goes with the tooling move of issue 12",
+    ("edge.transport.bench", "simulator.netfault"):
+        "a benchmark inside the runtime package cuts the link with the simulator's fault proxy; goes with the tooling move of issue 12",
+}
+
+
+def is_tooling(module: str) -> bool:
+    return module.startswith("edge.model_build") or module.rsplit(".", 1)[-1] == "bench"
+
+
+@dataclass(frozen=True)
+class Import:
+    importer: str
+    imported: str
+    line: int
+    lazy: bool  # inside a function or method body
+    path: str = ""  # relative to the repository root
+
+
+def module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _dynamic_target(call: ast.Call) -> str | None:
+    """The module named by ``importlib.import_module("x")`` / ``__import__("x")`` with a literal name."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name in ("import_module", "__import__") and call.args and isinstance(call.args[0], ast.Constant) \
+            and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
+def _walk(node: ast.AST, lazy: bool = False):
+    """Yield (import node, lazy) for every import not under ``if TYPE_CHECKING:``."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and _is_type_checking(child.test):
+            for other in child.orelse:
+                yield from _walk(other, lazy)
+            continue
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child, lazy
+        elif isinstance(child, ast.Call) and _dynamic_target(child):
+            yield ast.Import(names=[ast.alias(name=_dynamic_target(child))], lineno=child.lineno), lazy
+        yield from _walk(child, lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+
+def imports_of(root: Path, path: Path, modules: set[str]) -> list[Import]:
+    """Every import in ``path``, resolved to a module name (a submodule when ``from pkg import sub`` names one)."""
+    me = module_name(root, path)
+    rel = path.relative_to(root).as_posix()
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[Import] = []
+    for node, lazy in _walk(tree):
+        if isinstance(node, ast.Import):
+            found += [Import(me, alias.name, node.lineno, lazy, rel) for alias in node.names]
+            continue
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            base = ".".join([*anchor, *([base] if base else [])])
+        for alias in node.names:
+            sub = f"{base}.{alias.name}"
+            found.append(Import(me, sub if sub in modules else base, node.lineno, lazy, rel))
+    return found
+
+
+def collect(root: Path, package: str = "edge") -> list[Import]:
+    files = sorted((root / package).rglob("*.py"))
+    modules = {module_name(root, f) for f in files}
+    out: list[Import] = []
+    for f in files:
+        out += imports_of(root, f, modules)
+    return out
+
+
+def _find_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle per strongly connected component with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    comps: list[list[str]] = []
+    counter = [0]
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                comps.append(sorted(comp))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for v in sorted(edges):
+        if v not in index:
+            strong(v)
+    return sorted(comps)
+
+
+def violations(root: Path, exceptions: dict[tuple[str, str], str] | None = None) -> list[str]:
+    """One line per broken rule (and per exception that no longer applies); empty when the tree is clean."""
+    exceptions = EXCEPTIONS if exceptions is None else exceptions
+    imports = collect(root)
+    used: set[tuple[str, str]] = set()
+    problems: list[str] = []
+    edges: dict[str, set[str]] = {}
+    for imp in imports:
+        where = f"{imp.path}:{imp.line}"
+        top = imp.imported.split(".")[0]
+        allowed = next(((i, m) for (i, m) in exceptions if i == imp.importer and (imp.imported == m or imp.imported.startswith(m + "."))), None)
+        if top in FORBIDDEN_TOP:
+            if allowed:
+                used.add(allowed)
+            else:
+                problems.append(f"{where}: {imp.importer} imports {imp.imported} (edge must not import {top})")
+            continue
+        if top != "edge":
+            continue
+        base_rule = FOUNDATION.get(imp.importer)
+        if base_rule is not None and not any(imp.imported == m or imp.imported.startswith(m + ".") for m in base_rule):
+            problems.append(f"{where}: foundation module {imp.importer} imports {imp.imported} "
+                            f"(it may import only {', '.join(base_rule) or 'nothing of edge'})")
+        if is_tooling(imp.imported) and not is_tooling(imp.importer):
+            if allowed:
+                used.add(allowed)
+            elif not (imp.importer.startswith("edge.commands.") and imp.lazy):
+                problems.append(f"{where}: runtime module {imp.importer} imports tooling {imp.imported} "
+                                "(only tooling, or a command loading it inside its function, may)")
+        if imp.imported != imp.importer:
+            edges.setdefault(imp.importer, set()).add(imp.imported)
+    for cycle in _find_cycles(edges):
+        problems.append(f"import cycle: {' <-> '.join(cycle)}")
+    for pair in sorted(set(exceptions) - used):
+        problems.append(f"stale exception {pair[0]} -> {pair[1]}: it no longer happens; remove it from EXCEPTIONS")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m tests.support.import_rules", description=__doc__.splitlines()[0])
+    ap.add_argument("root", nargs="?", type=Path, default=Path(__file__).resolve().parents[2], help="repository root (default: this checkout)")
+    args = ap.parse_args(argv)
+    problems = violations(args.root)
+    for line in problems:
+        print(line)
+    print(f"{len(problems)} import-rule violation(s) in {args.root / 'edge'}" if problems else "import rules: ok")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The runtime package's import rules hold, and the checker catches each kind of violation.
+
+The checker (tests/support/import_rules.py) reads the source; here it runs on this checkout and
+on a copy of edge/ with one deliberate violation added per case.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.import_rules import EXCEPTIONS, violations
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_edge_follows_the_import_rules() -> None:
+    """edge imports no simulator/tests/benchmarks, no tooling from runtime, no cycles (named exceptions aside)."""
+    assert violations(ROOT) == []
+
+
+@pytest.fixture(scope="module")
+def clean_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tree")
+    shutil.copytree(ROOT / "edge", root / "edge", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    assert violations(root) == []  # the copy is as clean as the checkout
+    return root
+
+
+def _with(clean: Path, tmp_path: Path, file: str, code: str, *, top: bool = True) -> Path:
+    """A copy of the clean tree with ``code`` added at the top (after the docstring) or the end of ``file``."""
+    root = tmp_path / "tree"
+    shutil.copytree(clean, root)
+    path = root / file
+    text = path.read_text()
+    if top:
+        head, sep, rest = text.partition("from __future__ import annotations\n")
+        text = head + sep + code + "\n" + rest
+    else:
+        text += "\n" + code + "\n"
+    path.write_text(text)
+    return root
+
+
+@pytest.mark.parametrize("file,code,top,needle", [
+    ("edge/camera/folder.py", "import simulator.camera", True, "edge.camera.folder imports simulator.camera (edge must not import simulator)"),
+    ("edge/store/outbox.py", "def _f():\n    from tests.support import free_port\n    return free_port", False,
+     "edge.store.outbox imports tests.support (edge must not import tests)"),
+    ("edge/camera/factory.py", "def _g():\n    import importlib\n    return importlib.import_module('benchmarks.run')", False,
+     "edge.camera.factory imports benchmarks.run (edge must not import benchmarks)"),
+    ("edge/face/types.py", "from edge.face.quality import choose_face", True, "import cycle: edge.face.quality <-> edge.face.types"),
+    ("edge/model_build/quant.py", "def _h():\n    from edge.model_build.build import _finish\n    return _finish", False,
+     "import cycle: edge.model_build.build <-> edge.model_build.quant"),
+    ("edge/store/outbox.py", "from edge.model_build.sources import sha256_of", True,
+     "runtime module edge.store.outbox imports tooling edge.model_build.sources"),
+    ("edge/messages/__init__.py", "from edge.claim.wire import CLAIM_WIRE_MODELS", False,
+     "foundation module edge.messages imports edge.claim.wire"),
+])
+def test_checker_reports_a_deliberate_violation(clean_copy: Path, tmp_path: Path, file: str, code: str, top: bool, needle: str) -> None:
+    problems = violations(_with(clean_copy, tmp_path, file, code, top=top))
+    assert len(problems) == 1 and needle in problems[0], problems
+
+
+@pytest.mark.parametrize("file,code,top", [
+    ("edge/camera/folder.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import simulator.camera", True),
+    ("edge/commands/config_cmd.py", "def _lazy():\n    from edge.model_build import specs\n    return specs", False),
+])
+def test_checker_allows_typing_only_and_command_loaded_tooling(clean_copy: Path, tmp_path: Path, file: str, code: str, top: bool) -> None:
+    """Imports under TYPE_CHECKING never run; a command may load tooling inside its function."""
+    assert violations(_with(clean_copy, tmp_path, file, code, top=top)) == []
+
+
+def test_stale_exception_is_reported(clean_copy: Path) -> None:
+    """An exception that no longer matches anything must be removed, so the list only shrinks."""
+    stale = {**EXCEPTIONS, ("edge.store.outbox", "simulator.fleet"): "never happens"}
+    assert violations(clean_copy, stale) == ["stale exception edge.store.outbox -> simulator.fleet: it no longer happens; remove it from EXCEPTIONS"]
+
+
+def test_every_exception_says_why() -> None:
+    assert all(len(reason) > 40 for reason in EXCEPTIONS.values())
