@@ -157,6 +157,9 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
         return str(gps.latest().status) if state == "connected" else state
 
     try:
+        from edge.face.seal import check_sealed
+
+        check_sealed(cfg.face.models_dir)  # models, thresholds.json and manifest.json as released (docs/SECURITY.md)
         components.append(CheckComponent("matching", model_check(cfg)))
         model_sha, _ = embedder_sha256(cfg)
     except EdgeError as exc:
