@@ -12,7 +12,6 @@ exactly as received, so verification never depends on how this code re-serialise
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.claim.canonical import canonical_json
 from edge.claim.crypto import public_key_id, sign, verify
 from edge.errors import EdgeError
+from edge.safejson import loads_bounded
 
 ROSTER_SCHEMA = "tepat.roster"
 ROSTER_SCHEMA_VERSION = 1
@@ -167,9 +167,9 @@ def open_signed_roster(
         if len(data) > MAX_ROSTER_BYTES:
             raise RosterRejected("too_large", f"{len(data)} bytes, limit {MAX_ROSTER_BYTES}")
         try:
-            doc = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RosterRejected("malformed", f"not valid JSON: {exc}") from None
+            doc = loads_bounded(data, what="roster", max_depth=16)
+        except EdgeError as exc:
+            raise RosterRejected("malformed", str(exc)) from None
     else:
         doc = data
     if not isinstance(doc, dict) or not isinstance(doc.get("roster"), dict):

@@ -44,6 +44,20 @@ CREATE TABLE IF NOT EXISTS photos (recipient_id TEXT NOT NULL, idx INTEGER NOT N
 """
 
 
+def _clean_photos(recipient_id: str, photos_b64: list[str]) -> list[bytes]:
+    """Each reference photo re-encoded (bounded decode, <= 1024 px, no metadata); unusable ones are dropped with a warning."""
+    from edge.errors import EdgeError
+    from edge.face.image import reencode_photo
+
+    out = []
+    for i, p in enumerate(photos_b64):
+        try:
+            out.append(reencode_photo(base64.b64decode(p, validate=True), f"reference photo {i} of {recipient_id}"))
+        except (EdgeError, ValueError) as exc:
+            logger.warning("Reference photo %d of %s dropped: %s", i, recipient_id, exc)
+    return out
+
+
 def _aad(recipient_id: str, model_sha256: str) -> bytes:
     return f"{recipient_id}|{model_sha256}".encode()
 
@@ -156,7 +170,7 @@ class RosterStore:
             other = [t for t in r.templates if t.model_sha256 != model_sha256]
             report.templates_kept += len(mine)
             tmpl += [(r.recipient_id, v, "roster") for v in mine]
-            jpegs = [base64.b64decode(p) for p in r.photos_b64]
+            jpegs = _clean_photos(r.recipient_id, r.photos_b64)
             photos += [(r.recipient_id, i, j) for i, j in enumerate(jpegs)]
             made = 0
             if not mine and jpegs and embed is not None:

@@ -45,12 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _read_json(path: Path) -> dict:
     from edge.errors import EdgeError, NotFoundError
 
+    from edge.claim.roster import MAX_ROSTER_BYTES
+    from edge.safejson import loads_bounded
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_ROSTER_BYTES:
+            raise EdgeError(f"{path}: larger than the {MAX_ROSTER_BYTES}-byte roster limit")
+        return loads_bounded(path.read_bytes(), what=str(path), max_depth=16)
     except FileNotFoundError:
         raise NotFoundError(f"file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EdgeError(f"{path}: not readable JSON ({exc})") from None
+    except OSError as exc:
+        raise EdgeError(f"{path}: not readable ({exc.strerror})") from None
 
 
 def run_keygen(args: argparse.Namespace) -> int:
