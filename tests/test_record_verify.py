@@ -1,0 +1,87 @@
+"""Outbox rows are verified before publishing (issue 13 item 5): a reject edited to accept in outbox.sqlite,
+with its checksum recomputed, is quarantined and never reaches the broker."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from edge.claim.record_verify import RowVerifier, row_problem
+from edge.config import DeviceConfig
+from edge.store.outbox import Outbox
+from edge.store.rows import checksum
+from edge.transport.mqtt import MqttPublisher
+
+
+def _tamper_outcome(outbox_path, key: str, outcome: str = "accept") -> None:
+    """The attack: edit the record in the SQLite row and recompute the row checksum."""
+    db = sqlite3.connect(outbox_path)
+    (payload_json,) = db.execute("SELECT payload_json FROM outbox WHERE key = ?", (key,)).fetchone()
+    env = json.loads(payload_json)
+    env["payload"]["outcome"] = outcome
+    new = json.dumps(env)
+    db.execute("UPDATE outbox SET payload_json = ?, checksum = ? WHERE key = ?", (new, checksum(new), key))
+    db.commit()
+    db.close()
+
+
+def _verifier(svc) -> RowVerifier:
+    return RowVerifier(svc.device_id, lambda: svc.key.public_key())
+
+
+def test_tampered_row_is_quarantined_by_pending(make_terminal, scripted_face, roster_doc):
+    svc = make_terminal(scripted_face, device_id="t-v1", roster=roster_doc())
+    scripted_face.score = 0.1
+    rejected = svc.claim("PKH-00001", officer_id="OFF-1").record
+    assert rejected.outcome == "reject"
+    path = svc.outbox._here().path
+    with Outbox(path, "t-v1", min_free_mb=1, row_verifier=_verifier(svc)) as ob:
+        keys = [i.key for i in ob.pending(100)]
+        assert rejected.idempotency_key in keys  # intact: published
+    _tamper_outcome(path, rejected.idempotency_key)
+    verifier = _verifier(svc)
+    with Outbox(path, "t-v1", min_free_mb=1, row_verifier=verifier) as ob:
+        assert rejected.idempotency_key not in [i.key for i in ob.pending(100)]
+        quarantined = {i.key for i in ob.items("quarantined")}
+        assert rejected.idempotency_key in quarantined and verifier.refused == 1
+
+
+def test_unsigned_record_and_foreign_device_refused(make_terminal, scripted_face, roster_doc):
+    svc = make_terminal(scripted_face, device_id="t-v2", roster=roster_doc())
+    svc.claim("PKH-00001", officer_id="OFF-1")
+    path = svc.outbox._here().path
+    db = sqlite3.connect(path)
+    (payload_json,) = db.execute("SELECT payload_json FROM outbox WHERE kind = 'decision'").fetchone()
+    db.close()
+    key = svc.key.public_key()
+    assert row_problem(payload_json, "record", key, "t-v2") is None
+    env = json.loads(payload_json)
+    env["payload"].pop("signature")
+    assert "does not verify" in row_problem(json.dumps(env), "telemetry", key, "t-v2")
+    assert "not this terminal" in row_problem(payload_json, "record", key, "t-other")
+    health = {"kind": "health", "device_id": "t-v2", "payload": {"cpu": 1}}
+    assert row_problem(json.dumps(health), "telemetry", key, "t-v2") is None
+
+
+def test_tampered_row_never_reaches_the_broker(mosquitto, mqtt_config_for, central, make_terminal, scripted_face, roster_doc):
+    """Real Mosquitto: the edited reject is held back; the honest decision after it is published, signed."""
+    dev = DeviceConfig(device_id="dev-5", region="jabar", distribution_point="dev-point")
+    svc = make_terminal(scripted_face, device_id="dev-5", roster=roster_doc())
+    scripted_face.score = 0.1
+    rejected = svc.claim("PKH-00001", officer_id="OFF-1").record
+    scripted_face.score = 0.9
+    paid = svc.claim("PKH-00002", officer_id="OFF-1").record
+    path = svc.outbox._here().path
+    _tamper_outcome(path, rejected.idempotency_key)
+    pub = MqttPublisher(mqtt_config_for(mosquitto, dev.device_id), dev, path, row_verifier=_verifier(svc)).start()
+    try:
+        got = central.wait_for(lambda t, e: t.endswith("dev-5/event/decision") and e["payload"]["idempotency_key"] == paid.idempotency_key)
+        assert got
+        time.sleep(1.0)
+        keys = [e["payload"]["idempotency_key"] for t, e in central.events if t.endswith("dev-5/event/decision")]
+        assert rejected.idempotency_key not in keys
+    finally:
+        pub.stop()
+    with Outbox(path, "dev-5", min_free_mb=1) as ob:
+        assert rejected.idempotency_key in {i.key for i in ob.items("quarantined")}
