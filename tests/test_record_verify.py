@@ -85,3 +85,32 @@ def test_tampered_row_never_reaches_the_broker(mosquitto, mqtt_config_for, centr
         pub.stop()
     with Outbox(path, "dev-5", min_free_mb=1) as ob:
         assert rejected.idempotency_key in {i.key for i in ob.items("quarantined")}
+
+
+def test_monitor_counts_bad_signatures_not_payouts(make_terminal, scripted_face, roster_doc, tmp_path):
+    """The reference consumer verifies against the device-key registry: an edited record is a bad signature, not an accept."""
+    from edge.claim.crypto import public_key_pem
+    from edge.monitor import ConsumerState
+    from edge.monitor.registry import DeviceKeys
+
+    svc = make_terminal(scripted_face, device_id="dev-1", roster=roster_doc())
+    scripted_face.score = 0.1
+    rejected = svc.claim("PKH-00001", officer_id="OFF-1").record
+    scripted_face.score = 0.9
+    svc.claim("PKH-00002", officer_id="OFF-1")
+    db = sqlite3.connect(svc.outbox._here().path)
+    rows = dict(db.execute("SELECT key, payload_json FROM outbox WHERE kind = 'decision'").fetchall())
+    db.close()
+    env = json.loads(rows[rejected.idempotency_key])
+    env["payload"]["outcome"] = "accept"
+    forged = json.dumps(env).encode()
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "dev-1.pub.pem").write_bytes(public_key_pem(svc.key.public_key()))
+    state = ConsumerState(device_keys=DeviceKeys.from_dir(tmp_path / "keys"))
+    topic = "tepat/v1/jabar/dev-1/event/decision"
+    verdicts = [state.handle(topic, forged)] + [state.handle(topic, p.encode()) for k, p in rows.items() if k != rejected.idempotency_key]
+    assert verdicts == ["bad_signature", "new"]
+    view = state.snapshot()[0]
+    assert view.accepted == 1 and view.bad_signatures == 1 and state.totals()["bad_signatures"] == 1
+    stranger = ConsumerState(device_keys=DeviceKeys({}))
+    assert stranger.handle(topic, forged) == "bad_signature" and "unregistered" in stranger.errors[-1]
