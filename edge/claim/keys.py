@@ -1,4 +1,10 @@
-"""Where the terminal's keys and claim databases live, and loading them from configuration."""
+"""Where the terminal's keys and claim databases live, and loading them from configuration.
+
+Keys are read from systemd credentials when the service has them (``$CREDENTIALS_DIRECTORY/tepat-device-key``
+and ``…/tepat-template-key``, set up with ``systemd-creds encrypt`` + ``LoadCredentialEncrypted=``, see
+docs/SECURITY.md): then no usable key file lies on the SD card in the clear. Otherwise the 0600 key files
+under <state_dir>/keys are used, with a warning once per process.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,37 @@ from edge.claim.crypto import (
 from edge.config import EdgeConfig
 
 logger = logging.getLogger(__name__)
+
+CRED_DEVICE_KEY = "tepat-device-key"
+CRED_TEMPLATE_KEY = "tepat-template-key"
+_warned: set[str] = set()
+
+
+def credential(name: str, environ: dict[str, str] | None = None) -> Path | None:
+    """``$CREDENTIALS_DIRECTORY/<name>`` when systemd handed the service that credential, else None."""
+    env = os.environ if environ is None else environ
+    folder = env.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return None
+    path = Path(folder) / name
+    return path if path.is_file() else None
+
+
+def _plain_file_warning(what: str, path: Path) -> None:
+    if what not in _warned:
+        _warned.add(what)
+        # a warning in the service's journal (systemd sets INVOCATION_ID); quiet for interactive commands
+        logger.log(logging.WARNING if os.environ.get("INVOCATION_ID") else logging.DEBUG,"The %s is read from the plain file %s on the SD card; seal it with systemd-creds "
+                       "(LoadCredentialEncrypted=, docs/SECURITY.md)", what, path)
+
+
+def key_sources(cfg: EdgeConfig) -> dict[str, str]:
+    """Where each secret key is loaded from: 'credential <path>' or 'file <path>'."""
+    p = claim_paths(cfg)
+    dev, tmpl = credential(CRED_DEVICE_KEY), credential(CRED_TEMPLATE_KEY)
+    return {"device_key": f"credential {dev}" if dev else f"file {p.device_key}",
+            "template_key": "environment $TEPAT_TEMPLATE_KEY" if os.environ.get("TEPAT_TEMPLATE_KEY")
+            else f"credential {tmpl}" if tmpl else f"file {p.template_key}"}
 
 
 @dataclass(frozen=True)
@@ -58,11 +95,22 @@ def init_keys(cfg: EdgeConfig) -> dict[str, str]:
 
 
 def device_key(cfg: EdgeConfig) -> Ed25519PrivateKey:
-    return load_private_key(claim_paths(cfg).device_key)
+    cred = credential(CRED_DEVICE_KEY)
+    if cred is not None:
+        return load_private_key(cred)
+    path = claim_paths(cfg).device_key
+    _plain_file_warning("device signing key", path)
+    return load_private_key(path)
 
 
 def template_box(cfg: EdgeConfig) -> SecretBox:
-    return load_template_key(claim_paths(cfg).template_key)
+    cred = credential(CRED_TEMPLATE_KEY)
+    if cred is not None and not os.environ.get("TEPAT_TEMPLATE_KEY"):
+        return load_template_key(cred)
+    path = claim_paths(cfg).template_key
+    if not os.environ.get("TEPAT_TEMPLATE_KEY"):
+        _plain_file_warning("template key", path)
+    return load_template_key(path)
 
 
 def trusted_issuer_keys(cfg: EdgeConfig) -> dict[str, Ed25519PublicKey]:
@@ -78,6 +126,8 @@ def ensure_keys(cfg: EdgeConfig) -> None:
     """First start of a fresh terminal: create missing keys (like SSH host keys). If a roster database already
     exists, a missing template key is an error instead: a new key could not decrypt the stored templates."""
     p = claim_paths(cfg)
+    if credential(CRED_DEVICE_KEY) and credential(CRED_TEMPLATE_KEY):
+        return  # both keys come from systemd credentials
     if p.device_key.exists() and p.template_key.exists():
         return
     if not p.template_key.exists() and p.roster.exists() and not os.environ.get("TEPAT_TEMPLATE_KEY"):
