@@ -19,6 +19,7 @@ from edge.claim.crypto import (
     KeyFileError, SecretBox, encode_template_key, generate_signing_key, load_private_key, load_public_key, load_template_key,
     new_template_key, private_key_pem, public_key_id, public_key_pem, write_private_file,
 )
+from edge.claim.roster import IssuerTrust
 from edge.config import EdgeConfig
 
 logger = logging.getLogger(__name__)
@@ -113,13 +114,21 @@ def template_box(cfg: EdgeConfig) -> SecretBox:
     return load_template_key(path)
 
 
-def trusted_issuer_keys(cfg: EdgeConfig) -> dict[str, Ed25519PublicKey]:
-    """key id → public key for every configured roster issuer. With none configured the terminal still
-    serves claims from its installed roster, but refuses every new roster (``unknown_issuer``)."""
-    if not cfg.claim.issuer_keys:
-        logger.warning("No trusted roster issuer configured (claim.issuer_keys): every roster offered will be refused")
-    keys = [load_public_key(p) for p in cfg.claim.issuer_keys]
-    return {public_key_id(k): k for k in keys}
+def trusted_issuer_keys(cfg: EdgeConfig) -> IssuerTrust:
+    """key id → public key for every configured roster issuer, with each key's bound name and points and the
+    version floor. With none configured the terminal still serves claims from its installed roster, but
+    refuses every new roster (``unknown_issuer``)."""
+    c = cfg.claim
+    if not c.issuer_keys and not c.issuers:
+        logger.warning("No trusted roster issuer configured (claim.issuers): every roster offered will be refused")
+    if c.issuer_keys:
+        logger.warning("claim.issuer_keys binds neither issuer name nor distribution points; prefer [[claim.issuers]]")
+    trust = IssuerTrust(min_version=c.roster_min_version)
+    for p in c.issuer_keys:
+        trust.add(load_public_key(p))
+    for issuer in c.issuers:
+        trust.add(load_public_key(issuer.key), name=issuer.name, points=issuer.points)
+    return trust
 
 
 def ensure_keys(cfg: EdgeConfig) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.claim.records import ConflictRecord, DecisionRecord, OverrideRecord
+from edge.claim.records import ConflictRecord, DecisionRecord, OverrideRecord, Signature
 
 
 class RosterCommand(BaseModel):
@@ -52,6 +52,7 @@ class RosterAck(BaseModel):
     recipients: int = 0
     flagged: int = 0
     at: str
+    signature: Signature | None = Field(None, description="Device Ed25519 signature over the other fields (as records).")
 
 
 CLAIM_WIRE_MODELS: list[type[BaseModel]] = [DecisionRecord, OverrideRecord, ConflictRecord, RosterAck, RosterCommand, LedgerCommand]
