@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 CRED_DEVICE_KEY = "tepat-device-key"
 CRED_TEMPLATE_KEY = "tepat-template-key"
+CRED_ROSTER_KEY = "tepat-roster-key"
+ROSTER_KEY_FILE = "roster_x25519.pem"
 _warned: set[str] = set()
 
 
@@ -88,11 +90,19 @@ def init_keys(cfg: EdgeConfig) -> dict[str, str]:
     if not p.template_key.exists():
         write_private_file(p.template_key, encode_template_key(new_template_key()))
         made["template_key"] = str(p.template_key)
+    roster_key = p.keys_dir / ROSTER_KEY_FILE
+    if not roster_key.exists() and not credential(CRED_ROSTER_KEY):
+        from edge.claim.roster_seal import load_roster_private, new_roster_key_pem, public_pem
+
+        write_private_file(roster_key, new_roster_key_pem())
+        roster_key.with_suffix(".pub.pem").write_bytes(public_pem(load_roster_private(roster_key)))
+        made["roster_key"] = str(roster_key)
     key = load_private_key(p.device_key)
     if not p.device_pub.exists():
         p.device_pub.write_bytes(public_key_pem(key.public_key()))
     return {"created": ", ".join(made) or "nothing (keys already exist)", "device_key": str(p.device_key),
-            "device_public_key": str(p.device_pub), "device_key_id": public_key_id(key.public_key()), "template_key": str(p.template_key)}
+            "device_public_key": str(p.device_pub), "device_key_id": public_key_id(key.public_key()), "template_key": str(p.template_key),
+            "roster_public_key": str((p.keys_dir / ROSTER_KEY_FILE).with_suffix(".pub.pem"))}
 
 
 def device_key(cfg: EdgeConfig) -> Ed25519PrivateKey:
@@ -128,7 +138,18 @@ def trusted_issuer_keys(cfg: EdgeConfig) -> IssuerTrust:
         trust.add(load_public_key(p))
     for issuer in c.issuers:
         trust.add(load_public_key(issuer.key), name=issuer.name, points=issuer.points)
+    trust.require_sealed = c.require_sealed_rosters
+    trust.roster_key = roster_key(cfg)
     return trust
+
+
+def roster_key(cfg: EdgeConfig):  # noqa: ANN201 - X25519PrivateKey | None
+    """This terminal's X25519 roster key (credential or <keys_dir>/roster_x25519.pem); None before 'edge keys init'."""
+    from edge.claim.roster_seal import load_roster_private
+
+    cred = credential(CRED_ROSTER_KEY)
+    path = cred or claim_paths(cfg).keys_dir / ROSTER_KEY_FILE
+    return load_roster_private(path) if path.exists() else None
 
 
 def ensure_keys(cfg: EdgeConfig) -> None:
@@ -137,7 +158,8 @@ def ensure_keys(cfg: EdgeConfig) -> None:
     p = claim_paths(cfg)
     if credential(CRED_DEVICE_KEY) and credential(CRED_TEMPLATE_KEY):
         return  # both keys come from systemd credentials
-    if p.device_key.exists() and p.template_key.exists():
+    roster_key_ok = (p.keys_dir / ROSTER_KEY_FILE).exists() or credential(CRED_ROSTER_KEY)
+    if p.device_key.exists() and p.template_key.exists() and roster_key_ok:
         return
     if not p.template_key.exists() and p.roster.exists() and not os.environ.get("TEPAT_TEMPLATE_KEY"):
         raise KeyFileError(f"template key {p.template_key} is missing but {p.roster} exists; restore the key "

@@ -44,6 +44,8 @@ class IssuerTrust(dict):
         self.names: dict[str, str] = {}
         self.points: dict[str, frozenset[str]] = {}
         self.min_version = min_version
+        self.roster_key: Any = None  # this terminal's X25519 private key, to open sealed rosters (edge.claim.roster_seal)
+        self.require_sealed = False
 
     def add(self, key: Ed25519PublicKey, *, name: str | None = None, points: list[str] | None = None) -> str:
         kid = public_key_id(key)
@@ -175,6 +177,26 @@ def _schema_problem(err: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
+def _unsealed(doc: Any, trusted_keys: dict[str, Ed25519PublicKey]) -> Any:
+    """The signed document inside a sealed roster (confidential in transit); plain ones pass unless sealing is required."""
+    sealed = doc.get("sealed_roster") if isinstance(doc, dict) else None
+    trust = trusted_keys if isinstance(trusted_keys, IssuerTrust) else None
+    if sealed is None:
+        if trust is not None and trust.require_sealed:
+            raise RosterRejected("not_sealed", "this terminal accepts only rosters sealed to its roster key (claim.require_sealed_rosters)")
+        return doc
+    from edge.claim.roster_seal import SealError, unseal_roster
+
+    try:
+        inner = unseal_roster(sealed, trust.roster_key if trust is not None else None)
+    except SealError as exc:
+        raise RosterRejected(exc.code, str(exc)) from None
+    try:
+        return loads_bounded(inner, what="sealed roster", max_depth=16)
+    except EdgeError as exc:
+        raise RosterRejected("malformed", str(exc)) from None
+
+
 def _check_binding(trust: IssuerTrust, key_id: str, roster: Roster) -> None:
     name = trust.names.get(key_id)
     if name is not None and roster.issuer != name:
@@ -205,6 +227,7 @@ def open_signed_roster(
             raise RosterRejected("malformed", str(exc)) from None
     else:
         doc = data
+    doc = _unsealed(doc, trusted_keys)
     if not isinstance(doc, dict) or not isinstance(doc.get("roster"), dict):
         raise RosterRejected("malformed", "expected an object with 'roster' and 'signature'")
     sig = doc.get("signature")

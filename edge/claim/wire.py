@@ -17,8 +17,9 @@ class RosterCommand(BaseModel):
     """``cmd/roster`` args: a signed roster document, full or delta (verified by the device, not trusted from the broker)."""
 
     model_config = ConfigDict(extra="forbid")
-    roster: dict[str, Any]
+    roster: dict[str, Any] | None = None
     signature: dict[str, Any] | None = None
+    sealed_roster: dict[str, Any] | None = Field(None, description="The signed roster sealed to this terminal's roster key (docs/SECURITY.md).")
 
 
 class LedgerEntry(BaseModel):

@@ -35,6 +35,7 @@ def run_show(args: argparse.Namespace) -> int:
     key = device_key(cfg)
     print_json({"device_id": cfg.device.device_id, "device_key_id": public_key_id(key.public_key()),
                 "device_public_key": str(paths.device_pub), "template_key": str(paths.template_key),
+                "roster_public_key": str(paths.keys_dir / "roster_x25519.pub.pem"),
                 "loaded_from": key_sources(cfg), "issuer_keys": [str(p) for p in cfg.claim.issuer_keys]})
     return 0
 
