@@ -173,5 +173,5 @@ def run_build(args: argparse.Namespace) -> int:
         command="edge models build" + "".join(f" --only {n}" for n in args.only or []) + f" --calib-images {args.calib_images}",
     )
     done = build(ctx, args.only, progress=lambda m: print(m, flush=True))
-    print(f"built {len(done)} model(s) into {ctx.out_dir}; run 'edge models verify' to check them")
+    print(f"built {len(done)} model(s) into {ctx.out_dir}; run 'edge models seal' (re-pins the manifest) and 'edge models verify'")
     return 0
