@@ -114,3 +114,61 @@ def test_monitor_counts_bad_signatures_not_payouts(make_terminal, scripted_face,
     assert view.accepted == 1 and view.bad_signatures == 1 and state.totals()["bad_signatures"] == 1
     stranger = ConsumerState(device_keys=DeviceKeys({}))
     assert stranger.handle(topic, forged) == "bad_signature" and "unregistered" in stranger.errors[-1]
+
+
+def test_edge_run_quarantines_tampered_row(tmp_path, mosquitto):
+    """`edge run` (plain MQTT to the real broker): of two signed records in the outbox, the one edited from reject to
+    accept (checksum recomputed) is quarantined; only the honest one reaches the operator."""
+    import os
+    import queue
+    import signal
+    import subprocess
+    import sys
+
+    import paho.mqtt.client as mqtt
+
+    from edge.claim.crypto import load_private_key
+    from edge.claim.record_verify import sign_payload
+    from tests.test_service_systemd_notify import ROOT, make_terminal
+
+    device = "dev-2"
+    config, _ = make_terminal(tmp_path)
+    text = config.read_text().replace('device_id = "pi-test-01"', f'device_id = "{device}"')
+    config.write_text(text.replace("[mqtt]\nenabled = false\n", (
+        f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\nusername = "{device}"\n'
+        f'password = "{mosquitto.password(device)}"\nreconnect_min_s = 0.2\nreconnect_max_s = 1.0\n')))
+    assert subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "keys", "init"], cwd=ROOT,
+                          capture_output=True, timeout=60).returncode == 0
+    key = load_private_key(tmp_path / "state" / "keys" / "device_ed25519.pem")
+    outbox = tmp_path / "state" / "outbox.sqlite"
+    with Outbox(outbox, device, min_free_mb=1) as ob:
+        for i, outcome in enumerate(("reject", "reject"), start=1):
+            payload = {"schema": "tepat.decision", "device_id": device, "idempotency_key": f"key-{i:08d}", "outcome": outcome}
+            ob.append("decision", sign_payload(payload, key), idempotency_key=f"key-{i:08d}")
+    _tamper_outcome(outbox, "key-00000001")
+    inbox: queue.Queue = queue.Queue()
+    op = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="op-w13b-run", protocol=mqtt.MQTTv5)
+    op.username_pw_set("operator", mosquitto.password("operator"))
+    op.on_message = lambda c, u, m: inbox.put(json.loads(m.payload))
+    op.on_connect = lambda c, u, f, rc, p: c.subscribe(f"tepat/v1/+/{device}/event/decision", qos=1)
+    op.connect(mosquitto.host, mosquitto.port)
+    op.loop_start()
+    log = open(tmp_path / "service.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], cwd=ROOT,
+                            env={**os.environ, "NOTIFY_SOCKET": ""}, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        got = inbox.get(timeout=60)
+        assert got["payload"]["idempotency_key"] == "key-00000002"
+        time.sleep(1.5)
+        assert inbox.empty()
+    finally:
+        op.loop_stop()
+        op.disconnect()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.seek(0)
+        service_log = log.read()
+        log.close()
+    assert "altered after signing" in service_log and "Traceback" not in service_log
+    with Outbox(outbox, device, min_free_mb=1) as ob:
+        assert {i.key for i in ob.items("quarantined")} == {"key-00000001"}
