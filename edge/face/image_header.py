@@ -14,7 +14,7 @@ from edge.errors import ImageError
 
 MAX_PIXELS = 40_000_000  # 40 Mpx (e.g. 7744 x 5164); larger photos are refused, never decoded
 MAX_SIDE = 16_384
-JPEG_SCAN_LIMIT = 1 << 20  # the frame header must appear within the first MiB (EXIF/ICC segments come first)
+JPEG_MAX_SEGMENTS = 4096  # segments walked before the frame header (EXIF, ICC, XMP, depth maps: a few dozen in practice)
 FORMATS = "JPEG, PNG, WebP or BMP"
 
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -28,8 +28,9 @@ def _png(data: bytes) -> tuple[int, int]:
 
 
 def _jpeg(data: bytes) -> tuple[int, int]:
-    pos, end = 2, min(len(data), JPEG_SCAN_LIMIT)
-    while pos + 4 <= end:
+    pos, end, seen = 2, len(data), 0
+    while pos + 4 <= end and seen < JPEG_MAX_SEGMENTS:
+        seen += 1
         if data[pos] != 0xFF:
             raise ValueError(f"JPEG segment marker expected at byte {pos}")
         marker = data[pos + 1]
@@ -50,7 +51,7 @@ def _jpeg(data: bytes) -> tuple[int, int]:
             height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
             return width, height
         pos += 2 + length
-    raise ValueError("JPEG frame header (SOF) not found in the first bytes (truncated or not a JPEG)")
+    raise ValueError("JPEG frame header (SOF) not found (truncated, or not a JPEG)")
 
 
 def _webp(data: bytes) -> tuple[int, int]:
