@@ -102,13 +102,15 @@ def test_edge_verify_bomb_bounded_rss_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01"])
-def test_edge_verify_empty_and_truncated(tmp_path: Path, content: bytes) -> None:
+def test_edge_verify_empty_and_truncated(tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.cli import main
+
     img = tmp_path / "x.jpg"
     img.write_bytes(content)
-    out, _ = _verify_cli(tmp_path, img)
-    errors = [line for line in out.stderr.splitlines() if line.startswith("edge verify: error:")]
-    assert out.returncode == 2 and len(errors) == 1 and str(img) in errors[0]
-    assert "Traceback" not in out.stderr
+    assert main(["verify", "--db", str(tmp_path / "gallery.sqlite"), "--id", "someone", str(img)]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("edge verify: error:")]
+    assert len(errors) == 1 and str(img) in errors[0] and "Traceback" not in err
 
 
 def test_edge_verify_largest_accepted_photo_stays_under_rss_limit(tmp_path: Path, datasets_dir: Path) -> None:

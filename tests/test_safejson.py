@@ -3,8 +3,6 @@ clear error line, never a RecursionError traceback."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,6 @@ from edge.errors import EdgeError
 from edge.safejson import InputTooDeep, json_depth, loads_bounded
 from edge.transport.router import CommandRouter, inbound_problem
 
-ROOT = Path(__file__).resolve().parents[1]
 DEEP = 100_000
 
 
@@ -54,22 +51,24 @@ def test_deep_command_is_refused_not_raised(caplog: pytest.LogCaptureFixture) ->
     assert "nested" in inbound_problem("t/cmd/ping", payload, "t/cmd/", 10**7)[1]
 
 
-def test_deep_toml_config_is_one_error_line(tmp_path: Path) -> None:
+def test_deep_toml_config_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.cli import main
+
     cfg = tmp_path / "edge.toml"
     cfg.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
-    out = subprocess.run([sys.executable, "-m", "edge", "--config", str(cfg), "config"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2, out.stderr[-1500:]
-    assert "Traceback" not in out.stderr and "RecursionError" not in out.stderr
-    assert len([line for line in out.stderr.splitlines() if "error" in line]) == 1 and "nested too deeply" in out.stderr
+    assert main(["--config", str(cfg), "config"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "RecursionError" not in err
+    assert len([line for line in err.splitlines() if "error" in line]) == 1 and "nested too deeply" in err
 
 
-def test_roster_file_with_deep_json_is_one_line(tmp_path: Path) -> None:
+def test_roster_file_with_deep_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.cli import main
+
     f = tmp_path / "r.json"
     f.write_text("[" * DEEP + "]" * DEEP)
-    key = tmp_path / "k.pem"
-    assert subprocess.run([sys.executable, "-m", "edge", "roster", "keygen", str(key)], cwd=ROOT, capture_output=True,
-                          timeout=60).returncode == 0
-    out = subprocess.run([sys.executable, "-m", "edge", "roster", "sign", str(f), "--key", str(key), "-o", str(tmp_path / "o.json")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert out.returncode != 0 and "nested more than" in out.stderr and "Traceback" not in out.stderr
+    assert main(["roster", "keygen", str(tmp_path / "k.pem")]) == 0
+    capsys.readouterr()
+    assert main(["roster", "sign", str(f), "--key", str(tmp_path / "k.pem"), "-o", str(tmp_path / "o.json")]) != 0
+    err = capsys.readouterr().err
+    assert "nested more than" in err and "Traceback" not in err
