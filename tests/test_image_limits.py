@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from tests.bombs import png_bomb
 
-from edge.claim.crypto import private_key_pem, public_key_pem
+from edge.claim.crypto import public_key_pem
 from edge.claim.roster import sign_roster
 from edge.errors import ImageError
 from edge.face.image import decode_bytes, reencode_photo
@@ -134,7 +134,6 @@ def test_roster_import_with_bomb_photo_bounded_rss(tmp_path: Path, issuer_key, r
     Now the photo is refused from its header, the recipient is flagged, the rest installs, RSS stays small."""
     pub = tmp_path / "issuer.pub.pem"
     pub.write_bytes(public_key_pem(issuer_key.public_key()))
-    assert private_key_pem(issuer_key)
     doc = roster_doc(n=2)
     doc["recipients"][0]["templates"] = []
     doc["recipients"][0]["photos_b64"] = [base64.b64encode(png_bomb(20_000, 14_000)).decode("ascii")]
