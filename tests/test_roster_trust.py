@@ -81,3 +81,27 @@ def test_roster_ack_is_signed(make_terminal, scripted_face, roster_doc, issuer_k
     db.close()
     assert [a["accepted"] for a in acks] == [True, False]
     assert all(verify_record(a, svc.key.public_key()) for a in acks)
+
+
+def test_roster_database_edits_are_detected(make_terminal, scripted_face, roster_doc, issuer_key, trusted_keys):
+    """The audit's SD-card edits without the template key: version reset, validity extended, a recipient made eligible."""
+    from edge.claim.roster_store import RosterTampered
+
+    svc = make_terminal(scripted_face, device_id="t-mac", roster=roster_doc())
+    path = svc.roster.path
+    assert svc.roster.installed().version == 1 and svc.roster.recipient("PKH-00001", "ab" * 32)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '2099-01-01T00:00:00+07:00' WHERE key = 'valid_until'")
+    db.commit()
+    with pytest.raises(RosterTampered, match="altered"):
+        svc.roster.state()
+    with pytest.raises(RosterTampered):
+        svc.roster.installed()
+    db.execute("UPDATE recipients SET eligible = 1, ineligible_reason = NULL WHERE recipient_id = 'PKH-00002'")
+    db.execute("UPDATE recipients SET display_name = 'Orang Lain' WHERE recipient_id = 'PKH-00002'")
+    db.commit()
+    db.close()
+    with pytest.raises(RosterTampered, match="PKH-00002"):
+        svc.roster.recipient("PKH-00002", "ab" * 32)
+    with pytest.raises(RosterTampered, match="PKH-00002"):
+        svc.roster.entitlement("PKH-00002")
