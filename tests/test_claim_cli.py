@@ -83,3 +83,50 @@ def test_roster_build_from_photo_folder(state_env, datasets_dir, capsys):
     doc = json.loads(out.read_text())
     assert [r["recipient_id"] for r in doc["recipients"]] == ["Gloria_Macapagal_Arroyo", "Megawati_Sukarnoputri"]
     assert all(len(r["photos_b64"]) == 1 for r in doc["recipients"])
+
+
+def test_keys_from_systemd_credentials(state_env, monkeypatch, capsys):
+    """With $CREDENTIALS_DIRECTORY holding the keys (LoadCredentialEncrypted=), no plain key file is read or created."""
+    from edge.claim.keys import device_key, template_box
+    from edge.config import load_config
+
+    assert main(["keys", "init"]) == 0
+    capsys.readouterr()
+    keys = state_env / "state" / "keys"
+    creds = state_env / "creds"
+    creds.mkdir()
+    (creds / "tepat-device-key").write_bytes((keys / "device_ed25519.pem").read_bytes())
+    (creds / "tepat-template-key").write_bytes((keys / "template.key").read_bytes())
+    for f in creds.iterdir():
+        f.chmod(0o400)
+    expected_box = template_box(load_config())
+    (keys / "device_ed25519.pem").unlink()
+    (keys / "template.key").unlink()
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    cfg = load_config()
+    assert device_key(cfg) and template_box(cfg).key_id == expected_box.key_id
+    assert main(["keys", "show"]) == 0
+    shown = json.loads(capsys.readouterr().out)["loaded_from"]
+    assert shown["device_key"].startswith("credential ") and shown["template_key"].startswith("credential ")
+    assert not (keys / "template.key").exists()
+
+
+def test_plain_key_files_warn(state_env, monkeypatch):
+    """Under systemd (INVOCATION_ID set) without credentials, the journal says the keys are plain files."""
+    import logging
+
+    from edge.claim import keys as keys_mod
+    from edge.config import load_config
+
+    main(["keys", "init"])
+    keys_mod._warned.clear()
+    monkeypatch.setenv("INVOCATION_ID", "0123")
+    seen: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    keys_mod.logger.addHandler(handler)
+    try:
+        keys_mod.device_key(load_config())
+    finally:
+        keys_mod.logger.removeHandler(handler)
+    assert any("plain file" in m and "systemd-creds" in m for m in seen), seen

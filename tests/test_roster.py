@@ -190,6 +190,7 @@ def test_key_rotation_reencrypts(tmp_path, roster_doc, issuer_key, trusted_keys,
         assert store.rotate_key(new) == 3
     with RosterStore(tmp_path / "r.sqlite", new) as store:
         after = store.gallery(FAKE_SHA)
+        assert store.installed().version == 1 and store.recipient("PKH-00001", FAKE_SHA)  # MACs re-keyed too
     assert all(np.array_equal(before[k], after[k]) for k in before)
     with RosterStore(tmp_path / "r.sqlite", template_box) as store, pytest.raises(DecryptError):
         store.gallery(FAKE_SHA)

@@ -33,7 +33,7 @@ MODEL = "face_detection_short_range.tflite"
 
 
 def make_terminal(tmp: Path) -> tuple[Path, Path]:
-    """A config for a terminal with a folder camera, one verified model, no MQTT, no GPS; returns (config, model file)."""
+    """A config for a terminal with a folder camera, the sealed models, no MQTT, no GPS; returns (config, a model file copy)."""
     frames = tmp / "frames"
     frames.mkdir()
     rng = np.random.default_rng(1)
@@ -44,13 +44,13 @@ def make_terminal(tmp: Path) -> tuple[Path, Path]:
     src = ROOT / "models" / MODEL
     if not src.exists():
         pytest.skip(f"models/{MODEL} is not in the checkout")
+    # the released (sealed) manifest and thresholds; the model under test copied (the tests corrupt it), the rest linked
+    for name in ("manifest.json", "thresholds.json"):
+        shutil.copy(ROOT / "models" / name, models / name)
+    for entry in json.loads((ROOT / "models" / "manifest.json").read_text())["models"].values():
+        if entry["file"] != MODEL:
+            (models / entry["file"]).symlink_to(ROOT / "models" / entry["file"])
     shutil.copy(src, models / MODEL)
-    import hashlib
-
-    data = (models / MODEL).read_bytes()
-    manifest = {"schema_version": 1, "models": {"blazeface_short": {
-        "file": MODEL, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": "detector"}}}
-    (models / "manifest.json").write_text(json.dumps(manifest))
     config = write_terminal_config(
         tmp / "edge.toml", "pi-test-01", tmp / "state", device={"log_format": "json"}, face={"models_dir": models},
         gps={"backend": "none"}, camera={"type": "folder", "path": frames}, claim={"http_api": False},
@@ -167,7 +167,8 @@ def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_claim_flow_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
     """With the claim flow on (the default) but the face models it needs absent, start-up stops with one error line."""
-    config, _ = make_terminal(tmp_path)  # its models folder holds only a detector, no embedder
+    config, _ = make_terminal(tmp_path)
+    (tmp_path / "models" / "sface_2021dec_int8.tflite").unlink()  # the configured embedder is absent
     config.write_text(config.read_text().replace("http_api = false\n", ""))
     out = run_edge(config)
     errors = [line for line in out.stderr.splitlines() if line.startswith("edge run: error:")]

@@ -33,11 +33,9 @@ def read_rgb(path: Path) -> np.ndarray:
         raise NotFoundError(f"image not found: {path}")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ImageError(f"image {path} is larger than {MAX_FILE_BYTES // 2**20} MiB")
-    data = np.fromfile(str(path), dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise ImageError(f"cannot decode image {path} (corrupt or not an image)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    from edge.face.image import read_image
+
+    return read_image(path)  # bounded: header dimensions checked before decoding (decompression bombs refused)
 
 
 def list_media(path: Path) -> list[Path]:

@@ -50,7 +50,9 @@ def handle_roster_command(svc: ClaimService, trusted_keys: dict[str, Any], paylo
         logger.error("Roster could not be installed: %s", exc)
         ack = RosterAck(device_id=svc.device_id, version=_version_of(payload), accepted=False, code="install_failed", detail=str(exc), at=at)
     try:
-        svc.outbox.append(KIND_ROSTER_ACK, ack.model_dump(mode="json", by_alias=True), durable_class="record")
+        from edge.claim.record_verify import sign_payload
+
+        svc.outbox.append(KIND_ROSTER_ACK, sign_payload(ack.model_dump(mode="json", by_alias=True), svc.key), durable_class="record")
     except EdgeError as exc:
         logger.error("Roster acknowledgement not queued: %s", exc)
     return ack

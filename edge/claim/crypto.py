@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import stat
 from pathlib import Path
@@ -144,7 +145,12 @@ class SecretBox:
         if len(key) != 32:
             raise KeyFileError(f"template key must be 32 bytes, got {len(key)}")
         self._aead = AESGCM(key)
+        self._mac_key = hashlib.sha256(b"tepat-roster-mac" + key).digest()
         self.key_id = hashlib.sha256(b"tepat-template-key" + key).hexdigest()[:12]
+
+    def mac(self, data: bytes) -> str:
+        """HMAC-SHA256 (hex) with a key derived from this key: authenticates rows stored in the clear."""
+        return hmac.new(self._mac_key, data, hashlib.sha256).hexdigest()
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

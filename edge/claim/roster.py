@@ -12,7 +12,6 @@ exactly as received, so verification never depends on how this code re-serialise
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.claim.canonical import canonical_json
 from edge.claim.crypto import public_key_id, sign, verify
 from edge.errors import EdgeError
+from edge.safejson import loads_bounded
 
 ROSTER_SCHEMA = "tepat.roster"
 ROSTER_SCHEMA_VERSION = 1
@@ -29,6 +29,32 @@ MAX_ROSTER_BYTES = 64 * 1024 * 1024
 MAX_PHOTO_B64 = 400_000  # ~300 KB JPEG per reference photo
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+MAX_ROSTER_VERSION = 2**31 - 1  # room for counters and yyyymmddNN (2026110101); 2**62 can no longer lock out every later roster
+
+
+class IssuerTrust(dict):
+    """The terminal's trust store: key id → issuer public key (a dict, so plain ``{id: key}`` callers keep working),
+    plus what each key may sign: the issuer name it is bound to and the distribution points (None = any),
+    and the version floor below which no roster is installed, even on an empty terminal."""
+
+    def __init__(self, keys: dict[str, Ed25519PublicKey] | None = None, *, min_version: int = 1) -> None:
+        super().__init__(keys or {})
+        self.names: dict[str, str] = {}
+        self.points: dict[str, frozenset[str]] = {}
+        self.min_version = min_version
+        self.roster_key: Any = None  # this terminal's X25519 private key, to open sealed rosters (edge.claim.roster_seal)
+        self.require_sealed = False
+
+    def add(self, key: Ed25519PublicKey, *, name: str | None = None, points: list[str] | None = None) -> str:
+        kid = public_key_id(key)
+        self[kid] = key
+        if name is not None:
+            self.names[kid] = name
+        if points is not None and "*" not in points:
+            self.points[kid] = frozenset(points)
+        return kid
 
 
 class RosterRejected(EdgeError):
@@ -95,8 +121,8 @@ class Roster(_Strict):
     issuer: str = Field(..., min_length=1, max_length=64)
     distribution_point: str = Field(..., min_length=1, max_length=64)
     period: str = Field(..., pattern=PERIOD_PATTERN)
-    version: int = Field(..., ge=1, description="Monotonic; a device refuses a version not newer than its own.")
-    base_version: int | None = Field(None, ge=1, description="Delta only: the version it applies to.")
+    version: int = Field(..., ge=1, le=MAX_ROSTER_VERSION, description="Monotonic; a device refuses a version not newer than its own.")
+    base_version: int | None = Field(None, ge=1, le=MAX_ROSTER_VERSION, description="Delta only: the version it applies to.")
     issued_at: datetime
     valid_from: datetime
     valid_until: datetime
@@ -151,6 +177,35 @@ def _schema_problem(err: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
+def _unsealed(doc: Any, trusted_keys: dict[str, Ed25519PublicKey]) -> Any:
+    """The signed document inside a sealed roster (confidential in transit); plain ones pass unless sealing is required."""
+    sealed = doc.get("sealed_roster") if isinstance(doc, dict) else None
+    trust = trusted_keys if isinstance(trusted_keys, IssuerTrust) else None
+    if sealed is None:
+        if trust is not None and trust.require_sealed:
+            raise RosterRejected("not_sealed", "this terminal accepts only rosters sealed to its roster key (claim.require_sealed_rosters)")
+        return doc
+    from edge.claim.roster_seal import SealError, unseal_roster
+
+    try:
+        inner = unseal_roster(sealed, trust.roster_key if trust is not None else None)
+    except SealError as exc:
+        raise RosterRejected(exc.code, str(exc)) from None
+    try:
+        return loads_bounded(inner, what="sealed roster", max_depth=16)
+    except EdgeError as exc:
+        raise RosterRejected("malformed", str(exc)) from None
+
+
+def _check_binding(trust: IssuerTrust, key_id: str, roster: Roster) -> None:
+    name = trust.names.get(key_id)
+    if name is not None and roster.issuer != name:
+        raise RosterRejected("wrong_issuer", f"signed by the key of {name!r} but names issuer {roster.issuer!r}")
+    points = trust.points.get(key_id)
+    if points is not None and roster.distribution_point not in points:
+        raise RosterRejected("issuer_not_allowed", f"issuer key {key_id} may not sign for distribution point {roster.distribution_point!r}")
+
+
 def open_signed_roster(
     data: bytes | str | dict[str, Any],
     trusted_keys: dict[str, Ed25519PublicKey],
@@ -167,11 +222,12 @@ def open_signed_roster(
         if len(data) > MAX_ROSTER_BYTES:
             raise RosterRejected("too_large", f"{len(data)} bytes, limit {MAX_ROSTER_BYTES}")
         try:
-            doc = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RosterRejected("malformed", f"not valid JSON: {exc}") from None
+            doc = loads_bounded(data, what="roster", max_depth=16)
+        except EdgeError as exc:
+            raise RosterRejected("malformed", str(exc)) from None
     else:
         doc = data
+    doc = _unsealed(doc, trusted_keys)
     if not isinstance(doc, dict) or not isinstance(doc.get("roster"), dict):
         raise RosterRejected("malformed", "expected an object with 'roster' and 'signature'")
     sig = doc.get("signature")
@@ -194,6 +250,8 @@ def open_signed_roster(
         roster = Roster.model_validate(doc["roster"])
     except ValidationError as exc:
         raise RosterRejected("malformed", _schema_problem(exc)) from None
+    if isinstance(trusted_keys, IssuerTrust):
+        _check_binding(trusted_keys, sig["key_id"], roster)
     if distribution_point is not None and roster.distribution_point != distribution_point:
         raise RosterRejected("wrong_point", f"roster is for distribution point {roster.distribution_point!r}, this terminal serves {distribution_point!r}")
     if now >= roster.valid_until:
@@ -207,6 +265,9 @@ def open_signed_roster(
             raise RosterRejected("wrong_base", f"delta applies to version {roster.base_version}, installed is {installed.version}")
         if roster.period != installed.period:
             raise RosterRejected("wrong_base", f"delta for period {roster.period}, installed roster is for {installed.period}")
+    floor = trusted_keys.min_version if isinstance(trusted_keys, IssuerTrust) else 1
+    if roster.version < floor:
+        raise RosterRejected("below_floor", f"version {roster.version} is below this terminal's floor {floor} (claim.roster_min_version)")
     if installed is not None and roster.version <= installed.version:
         raise RosterRejected("stale_version", f"version {roster.version} is not newer than the installed version {installed.version}")
     return roster

@@ -1,7 +1,8 @@
 """Issuer-side helper: build an (unsigned) roster from a folder of reference photos.
 
-Layout: ``FOLDER/<recipient_id>/*.jpg``; each sub-folder becomes one recipient with up to
-``photos_per_recipient`` photos embedded in the roster (base64). The device computes the
+Layout: ``FOLDER/<recipient_id>/*.jpg`` (or .png/.webp); each sub-folder becomes one recipient with up to
+``photos_per_recipient`` photos embedded in the roster (base64), each re-encoded as a clean JPEG of at
+most 1024 px (long side) and 300 KB. The device computes the
 templates from the photos with its own embedder at import.
 """
 
@@ -14,7 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from edge.claim.roster import MAX_PHOTO_B64, RECIPIENT_ID_PATTERN
-from edge.errors import EdgeError
+from edge.errors import EdgeError, ImageError
+from edge.face.image import MAX_BYTES, reencode_photo
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def _read_photo(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
 
 WIB = timezone(timedelta(hours=7))
 
@@ -46,8 +58,9 @@ def build_roster(
         rid = re.sub(r"[^A-Za-z0-9_.:-]", "_", name)[:64]
         if not re.match(RECIPIENT_ID_PATTERN, rid):
             raise EdgeError(f"{folder / name}: cannot make a recipient id from this folder name")
-        photos = sorted((folder / name).glob("*.jp*g"))[:photos_per_recipient]
-        encoded = [base64.b64encode(p.read_bytes()).decode("ascii") for p in photos]
+        photos = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)[:photos_per_recipient]
+        # re-encoded: bounded decode (decompression bombs refused), long side <= 1024 px, metadata (EXIF GPS) dropped
+        encoded = [base64.b64encode(reencode_photo(_read_photo(p), str(p))).decode("ascii") for p in photos]
         too_big = [p.name for p, e in zip(photos, encoded) if len(e) > MAX_PHOTO_B64]
         if too_big:
             raise EdgeError(f"{folder / name}: photos too large for a roster (max {MAX_PHOTO_B64 * 3 // 4} bytes): {', '.join(too_big)}")

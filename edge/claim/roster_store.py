@@ -23,6 +23,7 @@ import numpy as np
 from edge.claim.crypto import SecretBox
 from edge.claim.decide import RecipientInfo, RosterState
 from edge.claim.roster import InstalledRoster, Roster
+from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,35 @@ CREATE TABLE IF NOT EXISTS templates (
 CREATE INDEX IF NOT EXISTS templates_by_model ON templates(model_sha256, recipient_id);
 CREATE TABLE IF NOT EXISTS photos (recipient_id TEXT NOT NULL, idx INTEGER NOT NULL, key_id TEXT NOT NULL, blob BLOB NOT NULL,
     PRIMARY KEY (recipient_id, idx));
+CREATE TABLE IF NOT EXISTS row_macs (recipient_id TEXT PRIMARY KEY, mac TEXT NOT NULL);
 """
+
+
+class RosterTampered(EdgeError):
+    """The installed roster database was changed outside this code (its MAC no longer matches)."""
+
+
+def _canon(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _clean_photos(recipient_id: str, photos_b64: list[str]) -> list[bytes]:
+    """Each reference photo re-encoded (bounded decode, <= 1024 px, no metadata); unusable ones are dropped with a warning."""
+    from edge.errors import EdgeError
+    from edge.face.image import reencode_photo
+
+    out = []
+    for i, p in enumerate(photos_b64):
+        try:
+            out.append(reencode_photo(base64.b64decode(p, validate=True), f"reference photo {i} of {recipient_id}"))
+        except (EdgeError, ValueError) as exc:
+            logger.warning("Reference photo %d of %s dropped: %s", i, recipient_id, exc)
+    return out
+
+
+def _row_fields(row: sqlite3.Row) -> list[Any]:
+    """The authenticated part of a recipients row (flags are local bookkeeping and change after install)."""
+    return [row["recipient_id"], row["display_name"], row["household_id"], row["entitlement"], row["eligible"], row["ineligible_reason"]]
 
 
 def _aad(recipient_id: str, model_sha256: str) -> bytes:
@@ -83,14 +112,28 @@ class RosterStore:
     def meta(self) -> dict[str, str]:
         return {r["key"]: r["value"] for r in self._db.execute("SELECT key, value FROM meta")}
 
-    def installed(self) -> InstalledRoster | None:
+    def _checked_meta(self) -> dict[str, str]:
+        """meta, after checking its MAC (version, validity, point, enrolment cannot be edited in the file)."""
         m = self.meta()
+        if "version" in m and m.get("mac") != self.box.mac(_canon({k: v for k, v in m.items() if k != "mac"})):
+            raise RosterTampered(f"roster database {self.path} was altered (its version/validity do not match their MAC); "
+                                 "stop, investigate, then remove the file and re-import the signed roster")
+        return m
+
+    def _check_row(self, row: sqlite3.Row) -> None:
+        got = self._db.execute("SELECT mac FROM row_macs WHERE recipient_id = ?", (row["recipient_id"],)).fetchone()
+        if got is None or got["mac"] != self.box.mac(_canon(_row_fields(row))):
+            raise RosterTampered(f"roster database {self.path}: the entry of {row['recipient_id']} was altered (MAC mismatch); "
+                                 "re-import the signed roster")
+
+    def installed(self) -> InstalledRoster | None:
+        m = self._checked_meta()
         if "version" not in m:
             return None
         return InstalledRoster(version=int(m["version"]), period=m["period"], distribution_point=m["distribution_point"])
 
     def state(self) -> RosterState:
-        m = self.meta()
+        m = self._checked_meta()
         if "version" not in m:
             return RosterState(installed=False)
         return RosterState(True, m["period"], datetime.fromisoformat(m["valid_until"]), m.get("enrolment_allowed") == "1")
@@ -99,13 +142,17 @@ class RosterStore:
         row = self._db.execute("SELECT * FROM recipients WHERE recipient_id = ?", (recipient_id,)).fetchone()
         if row is None:
             return None
+        self._check_row(row)
         ent = json.loads(row["entitlement"])
         has = self._db.execute("SELECT 1 FROM templates WHERE recipient_id = ? AND model_sha256 = ?", (recipient_id, model_sha256)).fetchone()
         return RecipientInfo(recipient_id, row["display_name"], bool(row["eligible"]), row["ineligible_reason"], ent["period"], has is not None)
 
     def entitlement(self, recipient_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT entitlement FROM recipients WHERE recipient_id = ?", (recipient_id,)).fetchone()
-        return json.loads(row["entitlement"]) if row else None
+        row = self._db.execute("SELECT * FROM recipients WHERE recipient_id = ?", (recipient_id,)).fetchone()
+        if row is None:
+            return None
+        self._check_row(row)
+        return json.loads(row["entitlement"])
 
     def templates(self, recipient_id: str, model_sha256: str) -> np.ndarray:
         """(k, d) float32 templates of one recipient for one embedder; (0, 0) when none."""
@@ -156,7 +203,7 @@ class RosterStore:
             other = [t for t in r.templates if t.model_sha256 != model_sha256]
             report.templates_kept += len(mine)
             tmpl += [(r.recipient_id, v, "roster") for v in mine]
-            jpegs = [base64.b64decode(p) for p in r.photos_b64]
+            jpegs = _clean_photos(r.recipient_id, r.photos_b64)
             photos += [(r.recipient_id, i, j) for i, j in enumerate(jpegs)]
             made = 0
             if not mine and jpegs and embed is not None:
@@ -180,17 +227,21 @@ class RosterStore:
                 "enrolment_allowed": "1" if roster.enrolment_allowed else "0", "issued_at": roster.issued_at.isoformat()}
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            for table in ("recipients", "templates", "photos"):
+            for table in ("recipients", "templates", "photos", "row_macs"):
                 if roster.kind == "full":
                     self._db.execute(f"DELETE FROM {table}")
                 else:
                     changed = [r.recipient_id for r in roster.recipients] + list(roster.removed)
                     self._db.executemany(f"DELETE FROM {table} WHERE recipient_id = ?", [(rid,) for rid in changed])
             self._db.executemany("INSERT INTO recipients VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT INTO row_macs VALUES (?, ?)", [(r[0], self.box.mac(_canon(list(r[:6])))) for r in rows])
             self._db.executemany("INSERT INTO templates VALUES (?, ?, ?, ?, ?)", [
                 (rid, model_sha256, src, self.box.key_id, self.box.seal(v.ravel().tobytes(), _aad(rid, model_sha256))) for rid, v, src in tmpl])
             self._db.executemany("INSERT INTO photos VALUES (?, ?, ?, ?)", [
                 (rid, i, self.box.key_id, self.box.seal(j, _aad(rid, f"photo{i}"))) for rid, i, j in photos])
+            if roster.kind == "delta":  # the MAC covers every meta key, so it is computed over the merged result
+                meta = {**{k: v for k, v in self.meta().items() if k != "mac"}, **meta}
+            meta["mac"] = self.box.mac(_canon(meta))
             self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
         logger.info("Roster v%d (%s) installed: %d recipients, %d templates kept, %d re-computed from photos, %d flagged",
                     roster.version, roster.kind, len(rows), report.templates_kept, report.templates_recomputed, len(report.flagged))
@@ -207,5 +258,12 @@ class RosterStore:
                     blob = new_box.seal(self.box.open(r["blob"], aad), aad)
                     self._db.execute(f"UPDATE {table} SET blob = ?, key_id = ? WHERE rowid = ?", (blob, new_box.key_id, r["rowid"]))
                     n += 1
+            meta = self._checked_meta()
+            if "version" in meta:
+                body = {k: v for k, v in meta.items() if k != "mac"}
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('mac', ?)", (new_box.mac(_canon(body)),))
+            for r in self._db.execute("SELECT * FROM recipients").fetchall():
+                self._check_row(r)
+                self._db.execute("UPDATE row_macs SET mac = ? WHERE recipient_id = ?", (new_box.mac(_canon(_row_fields(r))), r["recipient_id"]))
         self.box = new_box
         return n

@@ -10,15 +10,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.claim.records import ConflictRecord, DecisionRecord, OverrideRecord
+from edge.claim.records import ConflictRecord, DecisionRecord, OverrideRecord, Signature
 
 
 class RosterCommand(BaseModel):
     """``cmd/roster`` args: a signed roster document, full or delta (verified by the device, not trusted from the broker)."""
 
     model_config = ConfigDict(extra="forbid")
-    roster: dict[str, Any]
+    roster: dict[str, Any] | None = None
     signature: dict[str, Any] | None = None
+    sealed_roster: dict[str, Any] | None = Field(None, description="The signed roster sealed to this terminal's roster key (docs/SECURITY.md).")
 
 
 class LedgerEntry(BaseModel):
@@ -52,6 +53,7 @@ class RosterAck(BaseModel):
     recipients: int = 0
     flagged: int = 0
     at: str
+    signature: Signature | None = Field(None, description="Device Ed25519 signature over the other fields (as records).")
 
 
 CLAIM_WIRE_MODELS: list[type[BaseModel]] = [DecisionRecord, OverrideRecord, ConflictRecord, RosterAck, RosterCommand, LedgerCommand]

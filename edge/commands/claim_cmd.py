@@ -148,17 +148,12 @@ def run_ledger(args: argparse.Namespace) -> int:
 
 def _read_rgb(path: Path):
     """Decode a photo to RGB; one clear error naming the file when it is missing or not an image."""
-    import cv2
-    import numpy as np
-
-    from edge.errors import ImageError, NotFoundError
+    from edge.errors import NotFoundError
+    from edge.face.image import read_image
 
     if not path.is_file():
         raise NotFoundError(f"image not found: {path}")
-    bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ImageError(f"cannot decode image {path} (corrupt or not an image)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return read_image(path)  # bounded: header dimensions checked before decoding
 
 
 def _no_face_engine(cfg):

@@ -59,13 +59,23 @@ def _pipeline(args: argparse.Namespace, calibrated: bool):  # noqa: ANN202
     return FacePipeline.from_config(cfg, embedder=args.embedder, detector=args.detector, require_calibration=calibrated)
 
 
-def _open_existing(path: Path):  # noqa: ANN202
+def _box(args: argparse.Namespace):  # noqa: ANN202
+    """The terminal's template key (credential, $TEPAT_TEMPLATE_KEY or <state_dir>/keys/template.key; created if absent):
+    gallery templates are encrypted with it."""
+    from edge.claim.keys import ensure_keys, template_box
+
+    cfg = config_from_args(args)
+    ensure_keys(cfg)
+    return template_box(cfg)
+
+
+def _open_existing(path: Path, args: argparse.Namespace):  # noqa: ANN202
     from edge.errors import NotFoundError
     from edge.face.gallery import Gallery
 
     if not path.is_file():
         raise NotFoundError(f"gallery {path} does not exist (enrol recipients first with 'edge enroll --db {path} ...')")
-    return Gallery(path)
+    return Gallery(path, box=_box(args))
 
 
 def _decode(path: Path):  # noqa: ANN202
@@ -92,7 +102,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     frames = [(path, read_image(path)) for path in args.images]  # every file readable before anything is stored
     pipeline = _pipeline(args, calibrated=False)
     photos, enrolled = [], 0
-    with Gallery(args.db) as gallery:
+    with Gallery(args.db, box=_box(args)) as gallery:
         for path, rgb in frames:
             res = pipeline.analyse(rgb)
             entry = {"image": str(path), "quality": _quality(res), "template_id": None}
@@ -107,7 +117,7 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     rgb, decode_ms = _decode(args.image)
-    with _open_existing(args.db) as gallery:
+    with _open_existing(args.db, args) as gallery:
         pipeline = _pipeline(args, calibrated=True)
         templates = gallery.templates(args.recipient_id, pipeline.model_sha256)
         res = pipeline.analyse(rgb, latency={"decode": decode_ms})
@@ -131,7 +141,7 @@ def run_identify(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise EdgeError("--top must be at least 1")
     rgb, decode_ms = _decode(args.image)
-    with _open_existing(args.db) as gallery:
+    with _open_existing(args.db, args) as gallery:
         pipeline = _pipeline(args, calibrated=True)
         index = gallery.load_index(pipeline.model_sha256)
         if len(index) == 0:

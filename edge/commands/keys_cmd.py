@@ -28,14 +28,15 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from edge.claim.crypto import public_key_id
-    from edge.claim.keys import claim_paths, device_key
+    from edge.claim.keys import claim_paths, device_key, key_sources
 
     cfg = config_from_args(args)
     paths = claim_paths(cfg)
     key = device_key(cfg)
     print_json({"device_id": cfg.device.device_id, "device_key_id": public_key_id(key.public_key()),
                 "device_public_key": str(paths.device_pub), "template_key": str(paths.template_key),
-                "issuer_keys": [str(p) for p in cfg.claim.issuer_keys]})
+                "roster_public_key": str(paths.keys_dir / "roster_x25519.pub.pem"),
+                "loaded_from": key_sources(cfg), "issuer_keys": [str(p) for p in cfg.claim.issuer_keys]})
     return 0
 
 

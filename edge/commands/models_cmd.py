@@ -18,9 +18,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--dir", type=Path, help="models folder (default: face.models_dir from the configuration)")
     ls.set_defaults(func=run_list)
 
-    ver = msub.add_parser("verify", help="check every model file against its manifest sha256 (exit 1 on any mismatch)")
+    ver = msub.add_parser(
+        "verify",
+        help="check manifest.json against the package pin, and every model file and thresholds.json against the manifest (exit 1 on any change)",
+    )
     ver.add_argument("--dir", type=Path, help="models folder (default: face.models_dir from the configuration)")
     ver.set_defaults(func=run_verify)
+
+    seal = msub.add_parser(
+        "seal",
+        help="maintainer: record thresholds.json in manifest.json and pin the manifest's sha256 in the package",
+        description="After a deliberate model or threshold change (e.g. 'edge eval --write-thresholds' or 'edge models build'), "
+        "seal the models folder: thresholds.json's sha256 goes into manifest.json and manifest.json's sha256 into "
+        "edge/face/manifest_pin.py. Commit both files together; 'edge run' and 'edge models verify' refuse any other change. "
+        "Refuses while a model file differs from its manifest entry.",
+    )
+    seal.add_argument("--dir", type=Path, help="models folder (default: the project's models/)")
+    seal.set_defaults(func=run_seal)
 
     bench = msub.add_parser(
         "bench",
@@ -74,8 +88,15 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from edge.face.models import load_manifest, verify_file
+    from edge.face.seal import RESEAL_HINT, seal_problems
 
     d = _models_dir(args)
+    problems = seal_problems(d)
+    if problems:
+        for p in problems:
+            print(f"FAIL  {p}")
+        print(f"sealed model files changed ({len(problems)} problem(s)); {RESEAL_HINT}")
+        return 1
     man = load_manifest(d)
     bad = 0
     for name, e in man.models.items():
@@ -88,7 +109,19 @@ def run_verify(args: argparse.Namespace) -> int:
     if bad:
         print(f"{bad} of {len(man.models)} model file(s) do not match the manifest; run 'edge models build' or restore them")
         return 1
-    print(f"all {len(man.models)} model files match {d / 'manifest.json'}")
+    print(f"all {len(man.models)} model files and thresholds.json match {d / 'manifest.json'}, whose sha256 the package pins")
+    return 0
+
+
+def run_seal(args: argparse.Namespace) -> int:
+    from edge.face.seal import PIN_MODULE, seal
+    from edge.model_build.sources import REPO_ROOT
+
+    d = args.dir or REPO_ROOT / "models"
+    digest, sealed = seal(d)
+    for name, sha in sealed.items():
+        print(f"sealed {name}: sha256 {sha}")
+    print(f"pinned {d / 'manifest.json'} sha256 {digest} in {PIN_MODULE}; commit both files together")
     return 0
 
 
@@ -140,5 +173,5 @@ def run_build(args: argparse.Namespace) -> int:
         command="edge models build" + "".join(f" --only {n}" for n in args.only or []) + f" --calib-images {args.calib_images}",
     )
     done = build(ctx, args.only, progress=lambda m: print(m, flush=True))
-    print(f"built {len(done)} model(s) into {ctx.out_dir}; run 'edge models verify' to check them")
+    print(f"built {len(done)} model(s) into {ctx.out_dir}; run 'edge models seal' (re-pins the manifest) and 'edge models verify'")
     return 0

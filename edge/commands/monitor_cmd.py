@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--settle", type=float, default=2.0, metavar="S", help="with --once: how long to collect (default 2)")
     p.add_argument("--refresh", type=float, default=1.0, metavar="S", help="seconds between table refreshes (default 1)")
     p.add_argument("--client-id", default="tepat-monitor", help="MQTT client id; the broker keeps this monitor's queue while it is away")
+    p.add_argument("--device-keys", type=Path, metavar="DIR",
+                   help="folder of <device_id>.pub.pem device keys: records whose signature does not verify are counted as "
+                        "bad signatures, never as payouts (without it, signatures are not checked and a warning says so)")
     p.set_defaults(func=run)
 
 
@@ -31,7 +35,8 @@ def render(state, now: float | None = None) -> str:  # noqa: ANN001 - ConsumerSt
         order = "ok" if v.out_of_order == 0 else f"!{v.out_of_order}"
         lines.append(f"{v.device_id:<20} {v.region:<10} {v.status:<8} {seen:>9} {pending:>7} {v.unique:>7} {v.accepted:>6} {v.rejected:>6} {v.referred:>5} {v.duplicates:>5} {order:>5}")
     t = state.totals()
-    lines.append(f"{t['devices']} devices, {t['unique']} records, {t['duplicates']} duplicates dropped, {t['invalid']} invalid messages")
+    lines.append(f"{t['devices']} devices, {t['unique']} records, {t['duplicates']} duplicates dropped, {t['invalid']} invalid messages"
+                 + (f", {t['bad_signatures']} bad signatures (not counted)" if state.device_keys is not None else ", signatures NOT checked"))
     return "\n".join(lines)
 
 
@@ -40,8 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from edge.errors import EdgeError
     from edge.monitor import Consumer
 
+    from edge.monitor.registry import DeviceKeys
+
     cfg = config_from_args(args)
-    consumer = Consumer(cfg.mqtt, client_id=args.client_id, keep_keys=False)
+    keys = DeviceKeys.from_dir(args.device_keys) if args.device_keys else None
+    if keys is None:
+        print("edge monitor: warning: no --device-keys given, record signatures are not checked", file=sys.stderr)
+    consumer = Consumer(cfg.mqtt, client_id=args.client_id, keep_keys=False, device_keys=keys)
     tty = sys.stdout.isatty()
     with consumer:
         if not consumer.wait_connected(10):

@@ -33,6 +33,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--key", type=Path, required=True, help="issuer private key (PEM, mode 0600)")
     s.add_argument("-o", "--output", type=Path, required=True)
     s.set_defaults(func=run_sign)
+    se = rs.add_parser("seal", help="issuer side: encrypt a signed roster to one terminal's roster key (confidential in transit)",
+                       description="Seal a signed roster to the terminal's X25519 roster key (its roster_x25519.pub.pem from "
+                                   "'edge keys init'/'edge keys show'), so the broker, its disk and the operator see only ciphertext. "
+                                   "The terminal opens it with its private key, then checks the signature as usual.")
+    se.add_argument("roster", type=Path, help="signed roster JSON (from 'edge roster sign')")
+    se.add_argument("--to", type=Path, required=True, metavar="PUB", help="the terminal's roster_x25519.pub.pem")
+    se.add_argument("-o", "--output", type=Path, required=True)
+    se.set_defaults(func=run_seal)
+
     i = rs.add_parser("import", help="verify and install a signed roster file on this terminal")
     i.add_argument("file", type=Path)
     i.add_argument("--no-recompute", action="store_true", help="do not compute templates from photos (flag those recipients instead)")
@@ -45,12 +54,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _read_json(path: Path) -> dict:
     from edge.errors import EdgeError, NotFoundError
 
+    from edge.claim.roster import MAX_ROSTER_BYTES
+    from edge.safejson import loads_bounded
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_ROSTER_BYTES:
+            raise EdgeError(f"{path}: larger than the {MAX_ROSTER_BYTES}-byte roster limit")
+        return loads_bounded(path.read_bytes(), what=str(path), max_depth=16)
     except FileNotFoundError:
         raise NotFoundError(f"file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EdgeError(f"{path}: not readable JSON ({exc})") from None
+    except OSError as exc:
+        raise EdgeError(f"{path}: not readable ({exc.strerror})") from None
 
 
 def run_keygen(args: argparse.Namespace) -> int:
@@ -90,6 +104,19 @@ def run_sign(args: argparse.Namespace) -> int:
         raise EdgeError("refusing to sign: " + format_validation_error(str(args.roster), exc).replace("\n", "; ")) from None
     args.output.write_text(json.dumps(signed, ensure_ascii=False), encoding="utf-8")
     print_json({"output": str(args.output), "version": doc.get("version"), "key_id": signed["signature"]["key_id"]})
+    return 0
+
+
+def run_seal(args: argparse.Namespace) -> int:
+    from edge.claim.roster_seal import load_roster_public, roster_key_id, seal_roster
+    from edge.errors import EdgeError
+
+    doc = _read_json(args.roster)
+    if not isinstance(doc, dict) or not isinstance(doc.get("roster"), dict) or not isinstance(doc.get("signature"), dict):
+        raise EdgeError(f"{args.roster}: not a signed roster (sign it first with 'edge roster sign')")
+    to = load_roster_public(args.to)
+    args.output.write_text(json.dumps(seal_roster(doc, to)), encoding="utf-8")
+    print_json({"output": str(args.output), "sealed_to": roster_key_id(to), "version": doc["roster"].get("version")})
     return 0
 
 

@@ -26,6 +26,7 @@ from edge.config.mqtt import MqttConfig, TlsConfig
 from edge.config.service import ServiceConfig
 from edge.config.store import StoreConfig
 from edge.errors import ConfigError, EdgeError
+from edge.safejson import InputTooDeep, toml_loads_bounded
 
 ENV_PREFIX = "TEPAT__"
 
@@ -107,13 +108,15 @@ def format_validation_error(source: str, err: ValidationError) -> str:
 def read_toml(path: Path, what: str, *, missing: type[EdgeError] = ConfigError) -> dict[str, Any]:
     """Parse a TOML file; one clear error naming ``what`` and the file (``missing`` for a file that is not there)."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return toml_loads_bounded(path.read_text(encoding="utf-8"), what=f"{what} {path}")
     except FileNotFoundError:
         raise missing(f"{what} not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except InputTooDeep as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> EdgeConfig:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from edge.config import MqttConfig
 from edge.messages import Envelope, StatusPayload
+from edge.monitor.registry import DeviceKeys
 from edge.transport.topics import parse_topic
 from edge.wire_models import payload_models
 
@@ -38,6 +39,7 @@ class DeviceView:
     out_of_order: int = 0
     gaps: int = 0
     pending: int | None = None
+    bad_signatures: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -56,8 +58,10 @@ class DeviceView:
 class ConsumerState:
     """De-duplication by idempotency key and per-device order checking; no I/O."""
 
-    def __init__(self, prefix: str = "tepat/v1", keep_keys: bool = True, validate_payloads: bool = True) -> None:
+    def __init__(self, prefix: str = "tepat/v1", keep_keys: bool = True, validate_payloads: bool = True,
+                 device_keys: DeviceKeys | None = None) -> None:
         self.prefix = prefix
+        self.device_keys = device_keys  # when set, records with a missing/bad signature are counted as bad, not as outcomes
         self.payload_models = payload_models() if validate_payloads else {}
         self.devices: dict[str, DeviceView] = {}
         self.seen: set[str] = set()
@@ -121,6 +125,12 @@ class ConsumerState:
                 return "invalid"
             view = self._device(region, device)
             view.last_seen = time.time()
+            if self.device_keys is not None:
+                problem = self.device_keys.check(device, env.kind, env.payload)
+                if problem:
+                    view.bad_signatures += 1
+                    self._error(f"{topic}: {problem}; not counted")
+                    return "bad_signature"
             if env.idempotency_key in self.seen:
                 view.duplicates += 1
                 return "duplicate"
@@ -167,6 +177,7 @@ class ConsumerState:
                 "duplicates": sum(v.duplicates for v in self.devices.values()),
                 "out_of_order": sum(v.out_of_order for v in self.devices.values()),
                 "invalid": self.invalid,
+                "bad_signatures": sum(v.bad_signatures for v in self.devices.values()),
             }
 
     def snapshot(self) -> list[DeviceView]:
@@ -178,10 +189,10 @@ class Consumer:
     """A live subscriber to ``<prefix>/#`` (QoS 1, persistent session) feeding a :class:`ConsumerState`."""
 
     def __init__(self, mqtt_cfg: MqttConfig, *, client_id: str = "tepat-monitor", keep_keys: bool = True,
-                 on_message: Callable[[str, bytes, str], None] | None = None) -> None:
+                 on_message: Callable[[str, bytes, str], None] | None = None, device_keys: DeviceKeys | None = None) -> None:
         self.cfg = mqtt_cfg
         self.client_id = client_id
-        self.state = ConsumerState(mqtt_cfg.topic_prefix, keep_keys=keep_keys)
+        self.state = ConsumerState(mqtt_cfg.topic_prefix, keep_keys=keep_keys, device_keys=device_keys)
         self.on_message = on_message
         self.connected = threading.Event()
         self.last_error: str | None = None

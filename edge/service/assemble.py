@@ -157,6 +157,9 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
         return str(gps.latest().status) if state == "connected" else state
 
     try:
+        from edge.face.seal import check_sealed
+
+        check_sealed(cfg.face.models_dir)  # models, thresholds.json and manifest.json as released (docs/SECURITY.md)
         components.append(CheckComponent("matching", model_check(cfg)))
         model_sha, _ = embedder_sha256(cfg)
     except EdgeError as exc:
@@ -183,7 +186,10 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
     link_state: Callable[[], str] = lambda: "disabled"
     if cfg.mqtt.enabled:
         mqtt_mod = _need("edge.transport.mqtt", "the MQTT publisher")
-        publisher = mqtt_mod.MqttPublisher(cfg.mqtt, device, cfg.outbox_path, on_command=router.handle, store=cfg.store)
+        from edge.claim.record_verify import verifier_for_config
+
+        publisher = mqtt_mod.MqttPublisher(cfg.mqtt, device, cfg.outbox_path, on_command=router.handle, store=cfg.store,
+                                           row_verifier=verifier_for_config(cfg))
         components.append(StatefulComponent("link", publisher, state_attr="link_state"))
         link_state = lambda: str(publisher.link_state)
 

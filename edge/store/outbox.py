@@ -16,7 +16,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -57,7 +57,9 @@ class Outbox:
         synchronous: str = "FULL",
         min_free_mb: int = 64,
         telemetry_max_rows: int = 10000,
+        row_verifier: Callable[[str, str], str | None] | None = None,
     ) -> None:
+        self.row_verifier = row_verifier  # (payload_json, durable_class) -> problem; a problem quarantines the row
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise StoreError(f"outbox: synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
         self.path = Path(path)
@@ -251,7 +253,7 @@ class Outbox:
                 break
             for row in rows:
                 cursor = row[0]
-                problem = row_problem(row)
+                problem = row_problem(row) or (self.row_verifier(row[5], row[4]) if self.row_verifier else None)
                 if problem:
                     self._quarantine(row[0], row[1], problem)
                 else:

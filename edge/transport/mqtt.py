@@ -72,7 +72,9 @@ class MqttPublisher:
         on_command: Callable[[str, bytes], object] | None = None,
         store: StoreConfig | None = None,
         rng: random.Random | None = None,
+        row_verifier: Callable[[str, str], str | None] | None = None,
     ) -> None:
+        self.row_verifier = row_verifier  # checks each record's signature before publishing (edge.claim.record_verify)
         self.cfg = mqtt
         self.device = device
         self.outbox_path = Path(outbox_path)
@@ -143,7 +145,8 @@ class MqttPublisher:
     def _run(self) -> None:
         try:
             outbox = Outbox(self.outbox_path, self.device.device_id, synchronous=self.store.synchronous,
-                            min_free_mb=self.store.min_free_mb, telemetry_max_rows=self.store.telemetry_max_rows)
+                            min_free_mb=self.store.min_free_mb, telemetry_max_rows=self.store.telemetry_max_rows,
+                            row_verifier=self.row_verifier)
         except Exception as exc:  # noqa: BLE001 - reported, the thread ends
             logger.error("MQTT publisher cannot open the outbox: %s", exc)
             self._set(last_error=str(exc))

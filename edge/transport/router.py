@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -11,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from edge.errors import EdgeError
 from edge.messages import CommandEnvelope
+from edge.safejson import loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,9 @@ def inbound_problem(topic: str, payload: bytes, cmd_head: str, max_bytes: int) -
     if len(payload) > max_bytes:
         return name, f"message is {len(payload)} bytes, larger than mqtt.max_inbound_bytes ({max_bytes})"
     try:
-        json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return name, f"not valid JSON ({exc})"
+        loads_bounded(payload, what="message")
+    except EdgeError as exc:
+        return name, str(exc).removeprefix("message: ")
     return name, ""
 
 
@@ -87,9 +88,9 @@ class CommandRouter:
             self._refuse(name, f"unknown command (known: {', '.join(self.names) or 'none'})")
             return False
         try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self._refuse(name, f"not valid JSON ({exc})")
+            data = loads_bounded(payload, what="message")  # depth-bounded: no RecursionError from [[[[…]]]]
+        except EdgeError as exc:
+            self._refuse(name, str(exc).removeprefix("message: "))
             return False
         try:
             envelope = CommandEnvelope.model_validate(data)

@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        publisher = MqttPublisher(cfg.mqtt, cfg.device, cfg.outbox_path, store=cfg.store).start()
+        from edge.claim.record_verify import verifier_for_config
+
+        publisher = MqttPublisher(cfg.mqtt, cfg.device, cfg.outbox_path, store=cfg.store,
+                                  row_verifier=verifier_for_config(cfg)).start()  # records checked before publishing
     except EdgeError as exc:
         logger.error("worker: %s", exc)
         return exc.exit_code
