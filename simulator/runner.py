@@ -159,8 +159,7 @@ def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, 
     tally.count_decision(d.outcome, d.reason_code, tuple(d.flags))
     if result.record is not None and offline:
         tally.queued_offline += 1
-    score = result.record.scores.top_score if result.record is not None and result.record.scores else None
-    shown = f" score {score:.2f}" if isinstance(score, float) else ""
+    shown = _shown(result)
     flags = f" flags {','.join(d.flags)}" if d.flags else ""
     where = "  (offline: queued)" if offline else ""
     progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> {d.outcome.upper()} ({d.reason_code}{shown}){flags}{where}")
@@ -168,6 +167,20 @@ def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, 
     if allowed and d.outcome not in allowed:
         tally.mismatches.append(f"claim {c.index} ({c.kind}, {c.identity}) at {term.id}: expected {' or '.join(allowed)}, "
                                 f"got {d.outcome} ({d.reason_code})")
+
+
+def _shown(result: Any) -> str:
+    """The score of the check that gave the reason: a liveness reason shows the live score, a face reason the match score."""
+    from edge.claim.decide import shown_score
+
+    sc = result.record.scores if result.record is not None else None
+    if sc is None:
+        return ""
+    picked = shown_score(result.decision, face_score=sc.top_score, liveness_score=sc.liveness_score)
+    if picked is None:
+        return ""
+    check, value = picked
+    return f" {'live score' if check == 'liveness' else 'match score'} {value:.2f}"
 
 
 def _drain(terminals: dict[str, SimTerminal], central: CentralOffice, timeout_s: float, progress: Progress) -> tuple[set[str], int]:
