@@ -167,6 +167,7 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
             report["spoof"].append({"file": path.name, "expected": "live" if path.name.startswith("live") else "attack",
                                     "score": res.live_score, "per_model": res.per_model, "box": box})
         scores, sea_scores, per_model, eff, times, names, missed = [], [], {m.name: [] for m in MODELS}, [], [], [], 0
+        photos: list[dict] = []
         images = ordinary_images(datasets, every)
         for i, path in enumerate(images, 1):
             rgb = read_rgb(path)
@@ -181,6 +182,8 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
             times.append(time.perf_counter() - t0)
             scores.append(res.live_score)
             names.append(str(path.relative_to(datasets)))
+            photos.append({"path": names[-1], "identity": path.parent.name, "sea": path.parent.name in sea,
+                           "per_model": {k: round(v, 6) for k, v in res.per_model.items()}})
             for k, v in res.per_model.items():
                 per_model[k].append(v)
             if path.parent.name in sea:
@@ -198,8 +201,47 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
         "lowest": sorted(zip(scores, names))[:10],
         "check_ms_median": 1000 * statistics.median(times), "threads": threads, "pad": pad,
     }
+    report["photos"] = photos
     report["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     return report
+
+
+def calibrate(report: dict, target: float) -> dict:
+    """Per fusion rule: the threshold fitted on the calibration identities at FRR <= ``target`` (overall and SEA),
+    and the FRR it gives on held-out identities (overall / SEA / rest), on all photos, and the attacks caught."""
+    from edge.face.calibration import split_of
+    from edge.face.liveness_calibration import FUSIONS, attack_catch, frr, fuse, threshold_for_frr
+
+    out: dict = {"target_frr": target, "fusions": {}}
+    photos = report["photos"]
+    attacks = {s["file"]: s for s in report["spoof"] if s["expected"] == "attack"}
+    for rule in FUSIONS:
+        rows = [(fuse(p["per_model"], rule), p["sea"], split_of(p["identity"])) for p in photos]
+        cal = [r for r in rows if r[2] == "calibration"]
+        held = [r for r in rows if r[2] == "held_out"]
+        t = threshold_for_frr({"all": [r[0] for r in cal], "sea": [r[0] for r in cal if r[1]]}, target)
+
+        def rates(rs: list, t: float = t) -> dict:
+            return {"all": frr([r[0] for r in rs], t), "sea": frr([r[0] for r in rs if r[1]], t),
+                    "rest": frr([r[0] for r in rs if not r[1]], t), "n": len(rs), "n_sea": sum(1 for r in rs if r[1])}
+
+        out["fusions"][rule] = {
+            "threshold": t, "frr_calibration": rates(cal), "frr_held_out": rates(held), "frr_all_photos": rates(rows),
+            "attack_scores": {n: round(fuse(a["per_model"], rule), 4) for n, a in attacks.items()},
+            "attacks": attack_catch({n: fuse(a["per_model"], rule) for n, a in attacks.items()}, t),
+            "live_sample_scores": {s["file"]: round(fuse(s["per_model"], rule), 4) for s in report["spoof"] if s["expected"] == "live"},
+        }
+    return out
+
+
+def print_calibration(c: dict) -> None:
+    print(f"threshold for FRR <= {100 * c['target_frr']:.1f} % (fitted on calibration identities, overall and SEA):")
+    for rule, f in c["fusions"].items():
+        h, a = f["frr_held_out"], f["frr_all_photos"]
+        print(f"  {rule:<8} threshold {f['threshold']:.3f}  held-out FRR all {100 * h['all']:.1f} % (n={h['n']}), "
+              f"SEA {100 * h['sea']:.1f} % (n={h['n_sea']}), rest {100 * h['rest']:.1f} %;  all photos: all {100 * a['all']:.1f} %, "
+              f"SEA {100 * a['sea']:.1f} % (n={a['n_sea']});  attacks caught {f['attacks']['caught']}/{f['attacks']['attacks']}"
+              f" {f['attack_scores']}")
 
 
 def bench(models_dir: Path, datasets: Path, onnx: Path, runs: int = 200) -> list[str]:
@@ -266,14 +308,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pad", choices=("none", "reflect", "black"), default="none",
                         help="experiment: add a border so no crop is shrunk to fit (default: none = product rule)")
     parser.add_argument("--bench", action="store_true", help="only time check() (1 and 2 threads) and exit")
-    parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument("--json", type=Path, help="also write the full report here (with every photo's per-model scores)")
+    parser.add_argument("--target-frr", type=float, default=0.03,
+                        help="choose the threshold at this genuine false-refusal rate, overall and for SEA (default: %(default)s)")
+    parser.add_argument("--from-json", type=Path, metavar="REPORT",
+                        help="re-run only the threshold choice on a report written earlier with --json (no models run)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.bench:
         print("\n".join(bench(args.models, args.datasets, args.yunet)))
         return 0
+    if args.from_json:
+        report = json.loads(args.from_json.read_text())
+        report["calibration"] = calibrate(report, args.target_frr)
+        print_calibration(report["calibration"])
+        return 0
     report = evaluate(args.models, args.datasets, args.yunet, args.every, args.threads, args.pad)
     print_report(report)
+    report["calibration"] = calibrate(report, args.target_frr)
+    print_calibration(report["calibration"])
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
