@@ -70,20 +70,6 @@ def _enrolment_check(face: Any) -> Callable[[Path], bool]:
     return usable
 
 
-def _presentable_check(face: Any) -> Callable[[Path], bool]:
-    """A cooperative claimant: this photo alone passes the terminal's quality gate and liveness check."""
-    from simulator.camera import read_rgb
-
-    def presentable(path: Path) -> bool:
-        try:
-            burst = face.analyse([read_rgb(path)])
-        except EdgeError:
-            return False
-        return bool(burst.quality.passed and burst.embeddings and (burst.liveness is None or burst.liveness.live))
-
-    return presentable
-
-
 def _describe(c: PlannedClaim, plan: Plan) -> str:
     who = c.identity.replace("_", " ")
     claimed = c.claimed_id or "no id (1:N)"
@@ -157,6 +143,8 @@ def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, 
         progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> retake ({d.reason_code})")
         attempt += 1
     tally.count_decision(d.outcome, d.reason_code, tuple(d.flags))
+    if c.kind == "genuine":
+        tally.count_genuine(d.outcome)
     if result.record is not None and offline:
         tally.queued_offline += 1
     shown = _shown(result)
@@ -212,7 +200,8 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
     assert broker.endpoint is not None
     progress("loading face models")
     face = _face_engine(opts)
-    plan = make_plan(sc, lib, usable=_enrolment_check(face), presentable=_presentable_check(face))
+    # Claimants' photos are drawn without any quality or liveness filter: the terminal's gates decide.
+    plan = make_plan(sc, lib, usable=_enrolment_check(face))
     opts.work_dir.mkdir(parents=True, exist_ok=True)
     issuer = Issuer(opts.work_dir)
     progress(f"{len(plan.roster)} recipients on the roster, {len(plan.claims)} claimants in the queue, {len(sc.terminals)} terminal(s)")
