@@ -83,7 +83,7 @@ class TepatDecision:
         cfg = FaceConfig(threads=1, embedder=variant)
         self.name = f"tepat-{variant}"
         self.pipe = FacePipeline.from_config(cfg, embedder=variant, require_calibration=False)
-        self.live = LivenessChecker(cfg.models_dir, threads=1, threshold=cfg.liveness_threshold)
+        self.live = LivenessChecker(cfg.models_dir, threads=1, threshold=cfg.liveness_threshold, fusion=cfg.liveness_fusion)
         self.stages: dict[str, list[float]] = {}
 
     def run(self, rgb: np.ndarray) -> bool:

@@ -114,5 +114,6 @@ def make_face_engine(cfg: EdgeConfig, *, require_calibration: bool = True) -> Pi
     if cfg.face.liveness:
         from edge.face.liveness import LivenessChecker
 
-        liveness = LivenessChecker(cfg.face.models_dir, threads=cfg.face.threads, threshold=cfg.face.liveness_threshold)
+        liveness = LivenessChecker(cfg.face.models_dir, threads=cfg.face.threads, threshold=cfg.face.liveness_threshold,
+                                   fusion=cfg.face.liveness_fusion)
     return PipelineFaceEngine(pipeline, liveness)

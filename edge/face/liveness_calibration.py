@@ -13,6 +13,8 @@ Fusion rules for the two MiniFASNet models' live probabilities:
 * ``geomean``: the geometric mean. A face both models find live scores high; a face one model
   is sure is an attack scores low even if the other is fooled (the printed-photo sample fools
   MiniFASNetV1SE, the monitor sample fools MiniFASNetV2).
+* ``min`` (shipped): the lower of the two. A face is live only when **both** models say so;
+  each model catches what the other misses on the attack samples. Measured in docs/LIVENESS.md.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-FUSIONS = ("mean", "geomean")
+FUSIONS = ("mean", "geomean", "min")
 
 
 def fuse(per_model: Mapping[str, float], rule: str = "mean") -> float:
@@ -32,6 +34,8 @@ def fuse(per_model: Mapping[str, float], rule: str = "mean") -> float:
         raise ValueError("no liveness model scores to fuse")
     if rule == "mean":
         return float(np.mean(vals))
+    if rule == "min":
+        return float(min(vals))
     if rule == "geomean":
         return float(math.exp(np.mean([math.log(max(v, 1e-12)) for v in vals])))
     raise ValueError(f"unknown liveness fusion {rule!r} (expected one of {', '.join(FUSIONS)})")
