@@ -6,25 +6,48 @@ usable frames scored live under the shipped setting (min fusion, 0.027) and the 
 0.5). The attacks are synthetic: this measures the simulator's stand-ins, **not** the check's
 detection rate on real attacks (docs/LIVENESS.md).
 """
-import numpy as np, cv2
+
+from __future__ import annotations
+
+import os
 from pathlib import Path
-from edge.config.face import FaceConfig
-from edge.face.pipeline import FacePipeline
-from edge.face.liveness import LivenessChecker
-from edge.face.liveness_calibration import fuse
-from simulator import degrade
-cfg=FaceConfig(threads=1)
-p=FacePipeline.from_config(cfg, require_calibration=False)
-lc=LivenessChecker(cfg.models_dir, threads=1)
-photos=sorted(Path('/work/shared/datasets/faces').glob('*/*.jpg'))[::167][:30]
-for name in ('none','printed_photo','screen_replay','cutout_mask'):
-    mins, means, n = [], [], 0
-    for i,ph in enumerate(photos):
-        rgb=cv2.cvtColor(cv2.imread(str(ph)),cv2.COLOR_BGR2RGB)
-        img=rgb if name=='none' else degrade.DEGRADATIONS[name](rgb,np.random.default_rng(i))
-        r=p.analyse(img,gate=True)
-        if r.face is None or not r.quality.ok: continue
-        pm=lc.scores(img,r.face.box); n+=1
-        mins.append(fuse(pm,'min')); means.append(fuse(pm,'mean'))
-    mins,means=np.array(mins),np.array(means)
-    print(name, 'usable',n,'of',len(photos),'pass min>=0.027: %.0f%%'%(100*(mins>=0.027).mean()),'pass mean>=0.5: %.0f%%'%(100*(means>=0.5).mean()), 'median min %.3f'%np.median(mins))
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+ATTACKS = ("none", "printed_photo", "screen_replay", "cutout_mask")
+
+
+def main() -> int:
+    import cv2
+
+    from edge.config.face import FaceConfig
+    from edge.face.liveness import LivenessChecker
+    from edge.face.liveness_calibration import fuse
+    from edge.face.pipeline import FacePipeline
+    from simulator import degrade
+
+    cfg = FaceConfig(threads=1)
+    pipe = FacePipeline.from_config(cfg, require_calibration=False)
+    checker = LivenessChecker(cfg.models_dir, threads=1)
+    shared = Path(os.environ.get("TEPAT_SHARED", REPO.parent / "shared"))
+    photos = sorted((shared / "datasets" / "faces").glob("*/*.jpg"))[::167][:30]
+    for name in ATTACKS:
+        mins, means = [], []
+        for i, path in enumerate(photos):
+            rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+            img = rgb if name == "none" else degrade.DEGRADATIONS[name](rgb, np.random.default_rng(i))
+            res = pipe.analyse(img, gate=True)
+            if res.face is None or not res.quality.ok:
+                continue
+            per_model = checker.scores(img, res.face.box)
+            mins.append(fuse(per_model, "min"))
+            means.append(fuse(per_model, "mean"))
+        lo, av = np.asarray(mins), np.asarray(means)
+        print(f"{name:<14} usable {lo.size} of {len(photos)}  pass min>=0.027: {100 * (lo >= 0.027).mean():.0f} %  "
+              f"pass mean>=0.5: {100 * (av >= 0.5).mean():.0f} %  median min-fused {np.median(lo):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
