@@ -181,8 +181,12 @@ def write_docs(rep: dict, doc: Path) -> None:
     block = f"{START}\n{markdown(rep)}\n{END}"
     if START in text and END in text:
         text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n## Camera frames, interleaved (headline)\n\n" + block + "\n"
+    else:  # right after the title: this is the headline; the dataset-crop tables below are secondary
+        title, _, rest = text.partition("\n")
+        text = (f"{title}\n\n## Headline: camera frames, systems interleaved, one thread\n\n{block}\n\n"
+                "The tables below come from `python -m benchmarks` (250×250 dataset crops, each system in its own "
+                "process minutes apart): use them for accuracy; their speed ratios carry load drift, and their "
+                "2-thread column means little on a shared 2-core machine.\n" + rest)
     doc.write_text(text, encoding="utf-8")
 
 

@@ -140,3 +140,16 @@ def test_camera_report_stores_cpu_flags_and_replaces_its_docs_block(tmp_path):
     text = doc.read_text()
     assert text.startswith("intro\n") and text.endswith("tail\n") and "old" not in text
     assert cpu["model"] in text and "avx512_vnni" in text and "liveness 2.0" in text
+
+
+def test_camera_block_goes_first_in_a_fresh_comparison(tmp_path):
+    """Without markers (a freshly generated COMPARISON.md) the camera-frame block is inserted right under the title."""
+    from benchmarks.camera import START, write_docs
+
+    rep = {"cpu": {"model": "X", "machine": "x86_64", "cpus": 2, "flags": {"avx2": True}, "load_average": [1, 1, 1]},
+           "images": 1, "load_average_after": [1, 1, 1], "skipped": {}, "sizes": {}}
+    doc = tmp_path / "C.md"
+    doc.write_text("# Side-by-side comparison\n\n## Accuracy\n")
+    write_docs(rep, doc)
+    text = doc.read_text()
+    assert text.index(START) < text.index("## Accuracy") and text.startswith("# Side-by-side comparison\n")
