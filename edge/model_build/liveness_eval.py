@@ -211,6 +211,7 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
                 sea_scores.append(res.live_score)
             if i % 500 == 0:
                 logger.info("%d/%d ordinary photos", i, len(images))
+        gate_failed = getattr(find, "gate_failed", 0)  # ordinary photos only (hard/ below uses the same finder)
         report["hard"] = hard_categories(checker, find, datasets)
     report["ordinary"] = {
         "images": len(images), "no_face": missed, "scored": len(scores),
@@ -222,7 +223,7 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
         "lowest": sorted(zip(scores, names))[:10],
         "check_ms_median": 1000 * statistics.median(times), "threads": threads, "pad": pad,
         "path": "product (TFLite YuNet + quality gate; gate failures not scored)" if product else "OpenCV YuNet, no gate",
-        "gate_failed": getattr(find, "gate_failed", 0),
+        "gate_failed": gate_failed,
     }
     report["photos"] = photos
     report["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -313,7 +314,7 @@ def print_report(r: dict) -> None:
         print(f"  {cat:<15} {h['faces']:>4}  {100 * h['below_threshold']:5.1f} %  {h['median_score']:.3f}")
     o = r["ordinary"]
     print(f"ordinary photos ({o.get('path', '')}; border: {o['pad']}): {o['scored']} scored of {o['images']} "
-          f"({o['no_face']} not scored: no face, or {o.get('gate_failed', 0)} failing the quality gate)")
+          f"({o['no_face']} not scored, of which {o.get('gate_failed', 0)} failed the quality gate)")
     print("  threshold  " + "  ".join(f"{t:>5}" for t in o["frr_fused"]))
     print("  FRR fused  " + "  ".join(f"{v:5.3f}" for v in o["frr_fused"].values()))
     print(f"  FRR SEA({o['sea_scored']:>3})" + "  ".join(f"{v:5.3f}" for v in o["frr_sea"].values()))
