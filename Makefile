@@ -22,6 +22,7 @@ compare:
 	@bash scripts/venv.sh bench
 	.venv/bin/pip install -q --no-deps face-recognition==1.3.0
 	.venv/bin/python -m benchmarks --limit 0 --write-docs
+	.venv/bin/python -m benchmarks.camera --images 40 --json docs/comparison_camera.json --write-docs
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

@@ -58,14 +58,13 @@ def recipient_id(i: int) -> str:
     return f"SIM-{i + 1:04d}"
 
 
-def pick_people(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None,
-                presentable: Usable | None = None) -> tuple[list[Person], list[Person]]:
+def pick_people(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None) -> tuple[list[Person], list[Person]]:
     """Seeded choice of roster identities and of outsiders (impostors / unknowns).
 
     ``usable(photo)`` (the product's enrolment check) decides which photos can make a template;
-    ``presentable(photo)`` which photos stand for a cooperative claimant in front of the camera
-    (passes the terminal's own quality and liveness gates). An identity without ``enrol_photos``
-    usable photos and one presentable photo is passed over for the next one.
+    every other photo of the person is shown at the counter **unfiltered** (no quality or liveness
+    pre-check: the terminal's gates decide, and the summary shows how many genuine claimants they
+    refer). An identity without ``enrol_photos`` usable photos and one more photo is passed over.
     """
     need = sc.roster.enrol_photos + 2
     k = sc.roster.enrol_photos
@@ -88,7 +87,7 @@ def pick_people(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None,
         enrol = [p for p in photos if usable is None or usable(p)][:k] if usable else photos[:k]
         if len(enrol) < k or len(photos) - k < 1:
             continue
-        live = tuple(p for p in photos if p not in enrol and (presentable is None or presentable(p)))
+        live = tuple(p for p in photos if p not in enrol)
         if not live:
             continue
         roster.append(Person(recipient_id(len(roster)), name, tuple(enrol), live))
@@ -104,9 +103,9 @@ def pick_people(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None,
     return roster, outsiders
 
 
-def make_plan(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None, presentable: Usable | None = None) -> Plan:
+def make_plan(sc: Scenario, lib: FaceLibrary, usable: Usable | None = None) -> Plan:
     """Expand the queue into claims, assigning recipients in roster order per kind."""
-    roster, outsiders = pick_people(sc, lib, usable, presentable)
+    roster, outsiders = pick_people(sc, lib, usable)
     plan = Plan(roster, outsiders)
     one_to_one = sc.roster.mode == "1:1"
     first_terminal = sc.terminals[0].id

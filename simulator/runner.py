@@ -70,20 +70,6 @@ def _enrolment_check(face: Any) -> Callable[[Path], bool]:
     return usable
 
 
-def _presentable_check(face: Any) -> Callable[[Path], bool]:
-    """A cooperative claimant: this photo alone passes the terminal's quality gate and liveness check."""
-    from simulator.camera import read_rgb
-
-    def presentable(path: Path) -> bool:
-        try:
-            burst = face.analyse([read_rgb(path)])
-        except EdgeError:
-            return False
-        return bool(burst.quality.passed and burst.embeddings and (burst.liveness is None or burst.liveness.live))
-
-    return presentable
-
-
 def _describe(c: PlannedClaim, plan: Plan) -> str:
     who = c.identity.replace("_", " ")
     claimed = c.claimed_id or "no id (1:N)"
@@ -157,10 +143,11 @@ def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, 
         progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> retake ({d.reason_code})")
         attempt += 1
     tally.count_decision(d.outcome, d.reason_code, tuple(d.flags))
+    if c.kind == "genuine":
+        tally.count_genuine(d.outcome)
     if result.record is not None and offline:
         tally.queued_offline += 1
-    score = result.record.scores.top_score if result.record is not None and result.record.scores else None
-    shown = f" score {score:.2f}" if isinstance(score, float) else ""
+    shown = _shown(result)
     flags = f" flags {','.join(d.flags)}" if d.flags else ""
     where = "  (offline: queued)" if offline else ""
     progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> {d.outcome.upper()} ({d.reason_code}{shown}){flags}{where}")
@@ -168,6 +155,20 @@ def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, 
     if allowed and d.outcome not in allowed:
         tally.mismatches.append(f"claim {c.index} ({c.kind}, {c.identity}) at {term.id}: expected {' or '.join(allowed)}, "
                                 f"got {d.outcome} ({d.reason_code})")
+
+
+def _shown(result: Any) -> str:
+    """The score of the check that gave the reason: a liveness reason shows the live score, a face reason the match score."""
+    from edge.claim.decide import shown_score
+
+    sc = result.record.scores if result.record is not None else None
+    if sc is None:
+        return ""
+    picked = shown_score(result.decision, face_score=sc.top_score, liveness_score=sc.liveness_score)
+    if picked is None:
+        return ""
+    check, value = picked
+    return f" {'live score' if check == 'liveness' else 'match score'} {value:.2f}"
 
 
 def _drain(terminals: dict[str, SimTerminal], central: CentralOffice, timeout_s: float, progress: Progress) -> tuple[set[str], int]:
@@ -199,7 +200,8 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
     assert broker.endpoint is not None
     progress("loading face models")
     face = _face_engine(opts)
-    plan = make_plan(sc, lib, usable=_enrolment_check(face), presentable=_presentable_check(face))
+    # Claimants' photos are drawn without any quality or liveness filter: the terminal's gates decide.
+    plan = make_plan(sc, lib, usable=_enrolment_check(face))
     opts.work_dir.mkdir(parents=True, exist_ok=True)
     issuer = Issuer(opts.work_dir)
     progress(f"{len(plan.roster)} recipients on the roster, {len(plan.claims)} claimants in the queue, {len(sc.terminals)} terminal(s)")

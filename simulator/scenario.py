@@ -36,7 +36,7 @@ from edge.config import format_validation_error
 from edge.errors import ConfigError, NotFoundError
 
 ClaimKind = Literal["genuine", "impostor", "repeat", "unknown", "degraded", "spoof"]
-Degradation = Literal["blur", "dark", "noise", "occlusion", "second_face", "printed_photo", "screen_replay"]
+Degradation = Literal["blur", "dark", "noise", "occlusion", "second_face", "printed_photo", "screen_replay", "cutout_mask"]
 Outcome = Literal["accept", "reject", "refer", "retake"]
 
 

@@ -39,6 +39,9 @@ class Tally:
     records: int = 0  # records the terminals committed to their outboxes
     delivered: int = 0  # distinct records the central consumer received
     lost: int = 0  # committed records central never received
+    genuine_claims: int = 0  # claims by enrolled recipients showing their own, unfiltered photos
+    genuine_referred: int = 0  # ... that the gates sent to the officer
+    genuine_rejected: int = 0  # ... that were refused outright (should not happen)
     mismatches: list[str] = field(default_factory=list)  # per-claim expectation failures
 
     def count_decision(self, outcome: str, reason_code: str, flags: tuple[str, ...] | list[str] = ()) -> None:
@@ -53,6 +56,16 @@ class Tally:
             self.referred += 1
         if any(f.startswith("gps_") for f in flags):
             self.gps_flagged += 1
+
+    def count_genuine(self, outcome: str) -> None:
+        """Count one final decision on a genuine claimant (own face, photos drawn without any filter)."""
+        self.genuine_claims += 1
+        self.genuine_referred += outcome == "refer"
+        self.genuine_rejected += outcome == "reject"
+
+    @property
+    def genuine_referral_rate(self) -> float | None:
+        return self.genuine_referred / self.genuine_claims if self.genuine_claims else None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -95,4 +108,8 @@ def table(tally: Tally, expect: Expect | None = None) -> str:
         else:
             shown = "" if want is None else str(want)
         lines.append(f"{label:28s} {getattr(tally, key):6d}  {shown}")
+    if tally.genuine_claims:
+        lines.append(f"genuine claimants referred: {tally.genuine_referred} of {tally.genuine_claims} "
+                     f"({100 * tally.genuine_referral_rate:.0f} %), rejected: {tally.genuine_rejected} "
+                     "(their photos are drawn without any quality or liveness filter: the gates decide)")
     return "\n".join(lines)

@@ -112,3 +112,44 @@ def test_update_benchmarks_section_appends_then_replaces(tmp_path):
     text = doc.read_text()
     assert text.count("## Side-by-side comparison") == 1 and "run 2" in text and "run 1" not in text
     assert text.startswith("# Benchmarks\n\n## GPS\n\nfast\n")
+
+
+def test_camera_scene_is_frame_sized_with_the_face_inside():
+    """benchmarks.camera places a dataset face in a camera-size frame without hard edges."""
+    from benchmarks.camera import scene
+
+    rng = np.random.default_rng(0)
+    face = rng.integers(0, 255, (250, 250, 3), dtype=np.uint8)
+    for w, h in ((1280, 960), (640, 480)):
+        out = scene(face, (w, h), np.random.default_rng(1))
+        assert out.shape == (h, w, 3) and out.dtype == np.uint8
+
+
+def test_camera_report_stores_cpu_flags_and_replaces_its_docs_block(tmp_path):
+    """Every camera-frame figure carries the CPU model and SIMD flags; --write-docs replaces only its own block."""
+    from benchmarks.camera import END, START, cpu_info, write_docs
+
+    cpu = cpu_info()
+    assert cpu["model"] and {"avx2", "avx512_vnni", "asimddp"} <= set(cpu["flags"])
+    rep = {"cpu": cpu, "images": 2, "load_average_after": [0, 0, 0], "skipped": {}, "sizes": {"640x480": {"tepat-int8": {
+        "median_ms": 10.0, "p90_ms": 12.0, "ratio_to_tepat_int8": 1.0, "faces_found": 2, "frames": 2,
+        "stages_median_ms": {"detect": 3.0, "liveness": 2.0}}}}}
+    doc = tmp_path / "C.md"
+    doc.write_text(f"intro\n{START}\nold\n{END}\ntail\n")
+    write_docs(rep, doc)
+    text = doc.read_text()
+    assert text.startswith("intro\n") and text.endswith("tail\n") and "old" not in text
+    assert cpu["model"] in text and "avx512_vnni" in text and "liveness 2.0" in text
+
+
+def test_camera_block_goes_first_in_a_fresh_comparison(tmp_path):
+    """Without markers (a freshly generated COMPARISON.md) the camera-frame block is inserted right under the title."""
+    from benchmarks.camera import START, write_docs
+
+    rep = {"cpu": {"model": "X", "machine": "x86_64", "cpus": 2, "flags": {"avx2": True}, "load_average": [1, 1, 1]},
+           "images": 1, "load_average_after": [1, 1, 1], "skipped": {}, "sizes": {}}
+    doc = tmp_path / "C.md"
+    doc.write_text("# Side-by-side comparison\n\n## Accuracy\n")
+    write_docs(rep, doc)
+    text = doc.read_text()
+    assert text.index(START) < text.index("## Accuracy") and text.startswith("# Side-by-side comparison\n")

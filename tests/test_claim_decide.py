@@ -38,7 +38,8 @@ CASES_11 = [
     ("bad_quality_first_try__retake", {"quality": QualityResult(False, "face_too_small", 0, 5)}, "retake", "face_too_small"),
     ("bad_quality_last_try__refer", {"quality": QualityResult(False, "too_dark", 0, 5), "attempt": 3}, "refer", "quality_failed"),
     ("no_quality_result__retake", {"quality": None}, "retake", "no_face"),
-    ("spoof__refer", {"liveness": LivenessResult(False, 0.1)}, "refer", "liveness_failed"),
+    ("spoof__retake", {"liveness": LivenessResult(False, 0.1)}, "retake", "liveness_retake"),
+    ("spoof_second_try__refer", {"liveness": LivenessResult(False, 0.1), "attempt": 2}, "refer", "liveness_failed"),
     ("no_template__refer", {"recipient": replace(SITI, has_template=False)}, "refer", "no_template"),
     ("no_template_enrolment_month__refer", {"recipient": replace(SITI, has_template=False), "roster": replace(ROSTER, enrolment_allowed=True)}, "refer", "enrolment_required"),
     ("duplicate_beats_good_match__invalid", {"prior": PriorClaim("x", "p", "d"), "match": MatchResult("PKH-1", 0.99)}, "reject", "already_claimed"),
@@ -63,7 +64,8 @@ CASES_1N = [
     ("identified_but_paid__invalid", {"prior": PriorClaim("2026-11-20T09:00:00+07:00", "desa-a", "t-7")}, "reject", "already_claimed"),
     ("identified_but_ineligible__invalid", {"recipient": replace(SITI, eligible=False)}, "reject", "ineligible"),
     ("quality__retake", {"quality": QualityResult(False, "head_turned")}, "retake", "head_turned"),
-    ("spoof__refer", {"liveness": LivenessResult(False, 0.2)}, "refer", "liveness_failed"),
+    ("spoof__retake", {"liveness": LivenessResult(False, 0.2)}, "retake", "liveness_retake"),
+    ("spoof_second_try__refer", {"liveness": LivenessResult(False, 0.2), "attempt": 2}, "refer", "liveness_failed"),
     ("no_roster__invalid", {"roster": RosterState(False)}, "reject", "no_roster"),
 ]
 
@@ -98,3 +100,78 @@ def test_thresholds__invalid():
     """A refer threshold above the accept threshold is a configuration error."""
     with pytest.raises(ValueError):
         Thresholds(accept=0.3, refer=0.4)
+
+
+# --- face match vs liveness: which check decides, and what it says -----------------------------
+SPOOF = LivenessResult(False, 0.12)
+LIVE = LivenessResult(True, 0.97)
+
+POLICY_11 = [
+    # (name, match score, liveness, attempt, outcome, reason)
+    ("match_live__accept", 0.62, LIVE, 1, "accept", "match"),
+    ("match_spoof_first_try__retake", 0.62, SPOOF, 1, "retake", "liveness_retake"),
+    ("match_spoof_second_try__refer", 0.62, SPOOF, 2, "refer", "liveness_failed"),
+    ("borderline_live__refer", 0.35, LIVE, 1, "refer", "borderline_match"),
+    ("borderline_spoof_first_try__retake", 0.35, SPOOF, 1, "retake", "liveness_retake"),
+    ("borderline_spoof_second_try__refer", 0.35, SPOOF, 2, "refer", "liveness_failed"),
+    ("mismatch_live__reject", 0.075, LIVE, 1, "reject", "face_mismatch"),
+    # the demo's impostor: match score 0.075 and a failed liveness check was shown as "refer: liveness"
+    ("mismatch_spoof__reject", 0.075, SPOOF, 1, "reject", "face_mismatch"),
+    ("mismatch_spoof_last_try__reject", 0.075, SPOOF, 3, "reject", "face_mismatch"),
+    ("match_no_liveness_check__accept", 0.62, None, 1, "accept", "match"),
+]
+
+
+@pytest.mark.parametrize("name,score,live,attempt,outcome,code", POLICY_11, ids=[c[0] for c in POLICY_11])
+def test_match_and_liveness_1to1(name, score, live, attempt, outcome, code):
+    """A clear mismatch is a reject whatever liveness says; a liveness failure on a (borderline) match retakes once, then refers."""
+    d = decide(replace(BASE_11, match=MatchResult("PKH-1", score), liveness=live, attempt=attempt))
+    assert (d.outcome, d.reason_code) == (outcome, code)
+    assert d.check == ("liveness" if code.startswith("liveness") else "face")
+
+
+POLICY_1N = [
+    ("identified_live__accept", MatchResult("PKH-1", 0.62, "PKH-2", 0.2), LIVE, 1, "accept", "identified"),
+    ("identified_spoof_first_try__retake", MatchResult("PKH-1", 0.62, "PKH-2", 0.2), SPOOF, 1, "retake", "liveness_retake"),
+    ("identified_spoof_second_try__refer", MatchResult("PKH-1", 0.62, "PKH-2", 0.2), SPOOF, 2, "refer", "liveness_failed"),
+    ("not_recognised_spoof__reject", MatchResult("PKH-1", 0.1, "PKH-2", 0.05), SPOOF, 1, "reject", "not_recognised"),
+    ("ambiguous_spoof_second_try__refer", MatchResult("PKH-1", 0.62, "PKH-2", 0.61), SPOOF, 2, "refer", "liveness_failed"),
+]
+
+
+@pytest.mark.parametrize("name,match,live,attempt,outcome,code", POLICY_1N, ids=[c[0] for c in POLICY_1N])
+def test_match_and_liveness_1toN(name, match, live, attempt, outcome, code):
+    """1:N: nobody recognised is a reject whatever liveness says; a liveness failure on a candidate retakes once, then refers."""
+    d = decide(replace(BASE_1N, match=match, liveness=live, attempt=attempt))
+    assert (d.outcome, d.reason_code) == (outcome, code)
+
+
+def test_liveness_retake_message_is_actionable():
+    """The liveness retake prompt tells the officer what to ask of the claimant."""
+    d = decide(replace(BASE_11, liveness=SPOOF))
+    assert d.outcome == "retake" and "camera" in d.message["en"] and d.message["id"]
+
+
+def test_shown_score_belongs_to_the_deciding_check():
+    """The score shown next to a reason is the score of the check that gave the reason."""
+    from edge.claim.decide import shown_score
+
+    mismatch = decide(replace(BASE_11, match=MatchResult("PKH-1", 0.075), liveness=SPOOF))
+    assert shown_score(mismatch, face_score=0.075, liveness_score=0.12) == ("face", 0.075)
+    spoof = decide(replace(BASE_11, liveness=SPOOF, attempt=2))
+    assert shown_score(spoof, face_score=0.62, liveness_score=0.12) == ("liveness", 0.12)
+
+
+def test_demo_summary_shows_the_deciding_checks_score():
+    """The simulator's line for a claim shows the live score beside a liveness reason and the match score beside a face reason."""
+    from types import SimpleNamespace
+
+    from edge.claim.records import Scores
+    from simulator.runner import _shown
+
+    scores = Scores(mode="1:1", top_id="PKH-1", top_score=0.62, liveness_score=0.12, live=False)
+    referred = SimpleNamespace(decision=decide(replace(BASE_11, liveness=SPOOF, attempt=2)), record=SimpleNamespace(scores=scores))
+    assert _shown(referred) == " live score 0.12"
+    impostor = SimpleNamespace(decision=decide(replace(BASE_11, match=MatchResult("PKH-1", 0.075), liveness=SPOOF)),
+                               record=SimpleNamespace(scores=scores.model_copy(update={"top_score": 0.075})))
+    assert _shown(impostor) == " match score 0.07"

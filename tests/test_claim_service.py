@@ -129,10 +129,14 @@ def test_enrolment_month_one(make_terminal, scripted_face, roster_doc, officers)
 
 
 def test_spoof_is_referred(make_terminal, scripted_face, roster_doc):
-    """A failed liveness check goes to the officer, even with a high face score."""
+    """A failed liveness check on a matching face asks for one retake, then goes to the officer, even with a high face score."""
     scripted_face.liveness = LivenessResult(False, 0.1)
     svc = make_terminal(scripted_face, roster=roster_doc())
-    assert svc.claim("PKH-00001").decision.reason_code == "liveness_failed"
+    first = svc.claim("PKH-00001")
+    assert (first.decision.outcome, first.decision.reason_code, first.record) == ("retake", "liveness_retake", None)
+    second = svc.claim("PKH-00001", attempt=2)
+    assert (second.decision.outcome, second.decision.reason_code) == ("refer", "liveness_failed")
+    assert second.record.scores.liveness_score == 0.1
 
 
 def test_conflicting_offline_claims_surface(make_terminal, scripted_face, roster_doc):

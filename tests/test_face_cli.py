@@ -136,6 +136,9 @@ def test_eval_small_run_writes_json_and_plot(tmp_path, datasets_dir):
     assert rep["scores"]["genuine"]["mean"] > rep["scores"]["impostor"]["mean"] + 0.3
     assert "eer" in rep and "mean_cosine_to_fp32" in rep and png.stat().st_size > 10_000
     assert "images" in r.stderr  # progress bar
+    shipped = rep["at_shipped_thresholds"]
+    assert {"far", "tar"} <= set(shipped["1:1"]) and {"far", "tar"} <= set(shipped["1:N"])
+    assert shipped["excluded_calibration_identities"] > 0  # calibration identities are never evaluated
 
 
 def test_eval_counts_an_image_without_a_face_as_failed_to_enrol(tmp_path, datasets_dir):

@@ -117,11 +117,17 @@ def test_live_probability_is_softmax_of_class_one():
         live_probability(np.array([1.0, np.nan, 0.0]))
 
 
+def test_decide_takes_the_lower_model_score_by_default():
+    """Default fusion is the lower of the two models' probabilities: live only when both say so."""
+    assert decide({"a": 0.9, "b": 0.3}, threshold=0.3).live_score == pytest.approx(0.3)
+    assert not decide({"a": 0.9, "b": 0.02}, threshold=0.027).is_live  # the printed-photo sample's pattern
+
+
 def test_decide_averages_models_and_applies_threshold():
-    """The fused score is the mean of the per-model probabilities; at the threshold a face counts as live."""
-    live = decide({"a": 0.9, "b": 0.3}, threshold=0.6)
+    """With mean fusion (upstream's) the fused score is the mean; at the threshold a face counts as live."""
+    live = decide({"a": 0.9, "b": 0.3}, threshold=0.6, fusion="mean")
     assert live.live_score == pytest.approx(0.6) and live.is_live and live.threshold == 0.6
-    attack = decide({"a": 0.9, "b": 0.2}, threshold=0.6)
+    attack = decide({"a": 0.9, "b": 0.2}, threshold=0.6, fusion="mean")
     assert not attack.is_live and "photo or screen" in attack.reason
     assert isinstance(live, LivenessResult) and live.per_model == {"a": 0.9, "b": 0.3}
     with pytest.raises(ValueError):

@@ -131,3 +131,15 @@ def test_folder_config_refuses_unknown_degradation(face_folder: Path) -> None:
 
     with pytest.raises(ValidationError, match="degradations"):
         FolderCameraConfig(path=face_folder, degradations=["blurry"])
+
+
+@pytest.mark.parametrize("name", ["printed_photo", "screen_replay", "cutout_mask"])
+def test_attack_simulations_have_no_telltale_border(face_folder: Path, name: str) -> None:
+    """Simulated attacks fill the frame: no uniform white paper edge or black bezel around the picture."""
+    rgb = cv2.cvtColor(cv2.imread(str(face_folder / "1.jpg")), cv2.COLOR_BGR2RGB)
+    for seed in range(3):
+        out = getattr(degrade, name)(rgb, np.random.default_rng(seed)).astype(np.float32)
+        ring = np.concatenate([out[:4].reshape(-1, 3), out[-4:].reshape(-1, 3), out[:, :4].reshape(-1, 3), out[:, -4:].reshape(-1, 3)])
+        clean = np.concatenate([rgb[:4].reshape(-1, 3), rgb[-4:].reshape(-1, 3), rgb[:, :4].reshape(-1, 3), rgb[:, -4:].reshape(-1, 3)]).astype(np.float32)
+        assert 15 < ring.mean() < 240, f"{name}: frame edge is a flat {ring.mean():.0f}"
+        assert abs(ring.mean() - clean.mean()) < 45 and ring.std() > 0.5 * clean.std()

@@ -1,12 +1,19 @@
 """The decision: pure rules over plain data, no I/O, no clock (``now`` is passed in).
 
-Rule order, 1:1 (claimant gives an id): roster → known → eligible → not yet paid → GPS →
-quality → liveness → template available → score.
-Rule order, 1:N (no id): roster → GPS → quality → liveness → identification (threshold and
-runner-up margin) → eligible → not yet paid.
+Rule order, 1:1 (claimant gives an id): roster → known → eligible → not yet paid → template
+available → GPS → quality → clear face mismatch (reject) → liveness → score.
+Rule order, 1:N (no id): roster → GPS → quality → nobody recognised (reject) → liveness →
+identification (threshold and runner-up margin) → eligible → not yet paid.
 
-Scores between ``refer`` and ``accept`` thresholds go to the officer (``refer``); a burst with
-no usable frame asks for a ``retake`` until ``max_attempts``, then refers.
+A clear face mismatch (score below ``refer``) is a reject whatever the liveness check says: a
+photo of the wrong person is still the wrong person. A failed liveness check on a face that
+matches (or nearly matches) asks for one ``retake`` (``liveness_retake``: look straight at the
+camera, nothing held up), then refers to the officer (``liveness_failed``). Scores between
+``refer`` and ``accept`` go to the officer (``refer``); a burst with no usable frame asks for a
+``retake`` until ``max_attempts``, then refers.
+
+Every decision names the check that gave it (:attr:`Decision.check`); :func:`shown_score` picks
+the score that belongs with the reason, so a liveness reason is never shown with a face score.
 """
 
 from __future__ import annotations
@@ -115,6 +122,33 @@ class Decision:
     def final(self) -> bool:
         return self.outcome != "retake"
 
+    @property
+    def check(self) -> str:
+        """Which check gave this decision: ``face``, ``liveness``, ``quality`` or ``claim`` (roster, entitlement, GPS)."""
+        return check_of(self.reason_code)
+
+
+FACE_CODES = frozenset({"match", "identified", "borderline_match", "ambiguous_match", "face_mismatch", "not_recognised"})
+LIVENESS_CODES = frozenset({"liveness_retake", "liveness_failed"})
+QUALITY_CODES = frozenset({"quality_failed", "no_face", "face_too_small", "too_dark", "head_turned", "multiple_faces",
+                           "too_blurred", "overexposed", "face_cut_at_edge"})
+
+
+def check_of(reason_code: str) -> str:
+    if reason_code in FACE_CODES:
+        return "face"
+    if reason_code in LIVENESS_CODES:
+        return "liveness"
+    if reason_code in QUALITY_CODES:
+        return "quality"
+    return "claim"
+
+
+def shown_score(d: Decision, *, face_score: float | None, liveness_score: float | None) -> tuple[str, float] | None:
+    """``(check, score)`` to show beside the decision's reason, or None when the deciding check has no score."""
+    score = {"face": face_score, "liveness": liveness_score}.get(d.check)
+    return (d.check, float(score)) if score is not None else None
+
 
 def _d(outcome: Outcome, code: str, facts: ClaimFacts, rid: str | None, **details: object) -> Decision:
     name = facts.recipient.display_name if facts.recipient else None
@@ -153,9 +187,16 @@ def _capture_check(f: ClaimFacts, rid: str | None) -> Decision | None:
         if f.attempt < f.max_attempts:
             return _d("retake", reason, f, rid)
         return _d("refer", "quality_failed", f, rid)
-    if f.liveness is not None and not f.liveness.live:
-        return _d("refer", "liveness_failed", f, rid)
     return None
+
+
+def _liveness_check(f: ClaimFacts, rid: str | None) -> Decision | None:
+    """A failed liveness check on a face that was not clearly rejected: one retake, then the officer."""
+    if f.liveness is None or f.liveness.live:
+        return None
+    if f.attempt == 1 and f.attempt < f.max_attempts:
+        return _d("retake", "liveness_retake", f, rid)
+    return _d("refer", "liveness_failed", f, rid)
 
 
 def decide(f: ClaimFacts) -> Decision:
@@ -178,11 +219,14 @@ def decide_1to1(f: ClaimFacts) -> Decision:
     m, t = f.match, f.thresholds
     if m is None or m.top_score is None or t is None:
         return _d("refer", "no_template", f, rid)
+    if m.top_score < t.refer:
+        return _d("reject", "face_mismatch", f, rid)
+    live = _liveness_check(f, rid)
+    if live:
+        return live
     if m.top_score >= t.accept:
         return _d("accept", "match", f, rid)
-    if m.top_score >= t.refer:
-        return _d("refer", "borderline_match", f, rid)
-    return _d("reject", "face_mismatch", f, rid)
+    return _d("refer", "borderline_match", f, rid)
 
 
 def decide_1toN(f: ClaimFacts) -> Decision:
@@ -192,6 +236,9 @@ def decide_1toN(f: ClaimFacts) -> Decision:
     m, t = f.match, f.thresholds
     if m is None or m.top_id is None or m.top_score is None or t is None or m.top_score < t.refer:
         return _d("reject", "not_recognised", f, None)
+    live = _liveness_check(f, m.top_id)
+    if live:
+        return live
     margin = m.top_score - (m.runner_up_score if m.runner_up_score is not None else -1.0)
     if m.top_score < t.accept or margin < t.margin:
         return _d("refer", "ambiguous_match" if margin < t.margin else "borderline_match", f, m.top_id)

@@ -90,6 +90,13 @@ class PipelineFaceEngine:
         return MatchResult(top.recipient_id if top else None, top.score if top else None,
                            second.recipient_id if second else None, second.score if second else None)
 
+    def head_turn(self, frames: list[np.ndarray]) -> Any:
+        """Active liveness for a referral: did the face turn over this burst (claimant asked to turn the head)?
+        Returns :class:`edge.face.active.HeadTurnResult` (passed, turn_deg, reason)."""
+        from edge.face.active import head_turn_check
+
+        return head_turn_check(self.pipeline.detector, frames)
+
     def embed_photo(self, image_bytes: bytes) -> np.ndarray:
         result = self.pipeline.analyse_bytes(image_bytes, "reference photo")
         if result.embedding is None:
@@ -107,5 +114,6 @@ def make_face_engine(cfg: EdgeConfig, *, require_calibration: bool = True) -> Pi
     if cfg.face.liveness:
         from edge.face.liveness import LivenessChecker
 
-        liveness = LivenessChecker(cfg.face.models_dir, threads=cfg.face.threads, threshold=cfg.face.liveness_threshold)
+        liveness = LivenessChecker(cfg.face.models_dir, threads=cfg.face.threads, threshold=cfg.face.liveness_threshold,
+                                   fusion=cfg.face.liveness_fusion)
     return PipelineFaceEngine(pipeline, liveness)

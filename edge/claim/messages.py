@@ -24,6 +24,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "liveness_failed": ("Kemungkinan foto/layar, bukan wajah langsung. Rujuk ke petugas.", "Possibly a photo or screen, not a live face. Refer to the officer."),
     "quality_failed": ("Foto wajah tidak memadai setelah beberapa kali. Rujuk ke petugas.", "No usable face after several attempts. Refer to the officer."),
     # quality prompts (retake)
+    "liveness_retake": ("Tidak terlihat seperti wajah langsung. Minta penerima menatap kamera langsung, tanpa foto atau layar; ulangi.",
+                        "Did not look like a live face. Ask the claimant to look straight at the camera, nothing held up; try again."),
     "no_face": ("Tidak ada wajah. Minta penerima menghadap kamera.", "No face found. Ask the claimant to face the camera."),
     "face_too_small": ("Wajah terlalu jauh. Minta penerima mendekat.", "Face too far. Move closer."),
     "too_dark": ("Terlalu gelap. Tambah cahaya.", "Too dark. More light."),

@@ -43,7 +43,7 @@ class FolderCameraConfig(Section):
     type: Literal["folder"] = "folder"
     path: Path = Field(..., description="Folder of images (or a video file) served as frames, in name order (simulator).")
     loop: bool = Field(True, description="Start again from the first frame after the last.")
-    degradations: list[Literal["blur", "dark", "noise", "occlusion", "second_face", "printed_photo", "screen_replay"]] = Field(
+    degradations: list[Literal["blur", "dark", "noise", "occlusion", "second_face", "printed_photo", "screen_replay", "cutout_mask"]] = Field(
         default_factory=list, description="Simulated capture problems applied to every frame (simulator/degrade.py).")
     seed: int = Field(0, ge=0, description="Seed for the degradations: the same seed gives the same frames.")
 

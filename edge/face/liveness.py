@@ -3,8 +3,10 @@ or a printed photo / a photo or video shown on a screen?
 
 Two MiniFASNet classifiers from minivision-ai/Silent-Face-Anti-Spoofing (Apache-2.0), converted
 to TFLite by ``edge.model_build.liveness``, each look at the face with a different amount of
-surrounding context (the face box enlarged 2.7x and 4.0x). As upstream, their softmax outputs
-are averaged; the live score is the averaged probability of class 1 ("real face").
+surrounding context (the face box enlarged 2.7x and 4.0x). Each gives a probability of class 1
+("real face"); the live score fuses the two, by default the **lower** of the two (``min``: live
+only when both models say so; upstream averages them, ``mean``). See
+:mod:`edge.face.liveness_calibration`.
 
 The crop rule is upstream's ``CropImage``: enlarge the box about its centre, but never beyond
 the frame (the scale is reduced until the box fits), then shift the box inside the frame.
@@ -26,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 INPUT_SIZE = 80
 REAL_CLASS = 1
-# Averaged class-1 probability at or above which a face counts as live. Chosen from the
-# measurements in docs/LIVENESS.md (ordinary photos vs the attack samples).
-DEFAULT_THRESHOLD = 0.5
+# Fused live score at or above which a face counts as live, and the fusion rule. Chosen from
+# genuine photos at a 3 % false-refusal rate (overall and South-East-Asian identities), see
+# docs/LIVENESS.md; regenerate with `python -m edge.model_build.liveness_eval`.
+DEFAULT_THRESHOLD = 0.027
+DEFAULT_FUSION = "min"
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ MODELS: tuple[LivenessModel, ...] = (LivenessModel("minifasnet_v2", 2.7), Livene
 
 @dataclass(frozen=True)
 class LivenessResult:
-    live_score: float  # 0..1, averaged probability that the face is a live person
+    live_score: float  # 0..1, fused probability that the face is a live person
     is_live: bool
     threshold: float
     per_model: dict[str, float] = field(default_factory=dict)  # model name -> its own live probability
@@ -107,11 +111,13 @@ def live_probability(logits: np.ndarray) -> float:
     return float(p[REAL_CLASS] / p.sum())
 
 
-def decide(per_model: dict[str, float], threshold: float) -> LivenessResult:
-    """Fuse the models' live probabilities (mean, as upstream) and compare with the threshold."""
+def decide(per_model: dict[str, float], threshold: float, fusion: str = DEFAULT_FUSION) -> LivenessResult:
+    """Fuse the models' live probabilities (``fusion``: min / mean / geomean) and compare with the threshold."""
+    from edge.face.liveness_calibration import fuse
+
     if not per_model:
         raise ValueError("no liveness model scores to fuse")
-    score = float(np.mean(list(per_model.values())))
+    score = fuse(per_model, fusion)
     return LivenessResult(live_score=score, is_live=score >= threshold, threshold=threshold, per_model=dict(per_model))
 
 
@@ -138,15 +144,18 @@ class LivenessChecker:
     """
 
     def __init__(self, models_dir: Path, threads: int = 2, threshold: float = DEFAULT_THRESHOLD,
-                 models: Sequence[LivenessModel] = MODELS) -> None:
+                 models: Sequence[LivenessModel] = MODELS, fusion: str = DEFAULT_FUSION) -> None:
+        from edge.face.liveness_calibration import FUSIONS
         from edge.face.models import open_model
 
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"liveness threshold must be between 0 and 1, got {threshold}")
-        self.threshold = threshold
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown liveness fusion {fusion!r} (expected one of {', '.join(FUSIONS)})")
+        self.threshold, self.fusion = threshold, fusion
         self._models = [(spec, open_model(Path(models_dir), spec.name, threads)) for spec in models]
-        logger.info("Liveness check ready: %s, threshold %.2f",
-                    ", ".join(f"{m.name} ({m.sha256[:12]})" for _, m in self._models), threshold)
+        logger.info("Liveness check ready: %s, fusion %s, threshold %.3f",
+                    ", ".join(f"{m.name} ({m.sha256[:12]})" for _, m in self._models), fusion, threshold)
 
     @property
     def model_hashes(self) -> dict[str, str]:
@@ -166,7 +175,7 @@ class LivenessChecker:
 
     def check(self, rgb_frame: np.ndarray, box_xyxy: Sequence[float]) -> LivenessResult:
         """Live or presentation attack, for the face at ``box_xyxy`` (x0, y0, x1, y1 in pixels)."""
-        result = decide(self.scores(rgb_frame, box_xyxy), self.threshold)
+        result = decide(self.scores(rgb_frame, box_xyxy), self.threshold, self.fusion)
         logger.debug("Liveness %.3f (%s) -> %s", result.live_score, result.per_model,
                      "live" if result.is_live else "attack")
         return result

@@ -25,15 +25,18 @@ def far_key(far: float) -> str:
 
 def threshold_at_far(impostor: np.ndarray, far: float) -> float | None:
     """Smallest threshold t with FAR(t) = P(impostor >= t) <= far; None when there are too few impostors to tell."""
-    imp = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]
+    imp = np.asarray(impostor)
     n = imp.size
     if n == 0 or n * far < 1:
         return None
     allowed = int(math.floor(n * far + 1e-9))  # impostors allowed at or above the threshold
     if allowed >= n:
-        return float(imp[-1])  # every impostor may pass: the lowest score
-    # threshold just above the (allowed+1)-th highest impostor score
-    return float(np.nextafter(imp[allowed], np.inf))
+        return float(imp.min())  # every impostor may pass: the lowest score
+    # threshold just above the (allowed+1)-th highest impostor score; a partition, not a sort
+    # (one copy in the scores' own dtype: millions of float32 cross-identity scores stay small)
+    k = n - 1 - allowed
+    kth = np.float64(np.partition(imp, k)[k])
+    return float(np.nextafter(kth, np.inf))
 
 
 def load(models_dir: Path) -> dict:

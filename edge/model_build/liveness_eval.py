@@ -69,6 +69,25 @@ class FaceBoxFinder:
         return float(x), float(y), float(x + bw), float(y + bh)
 
 
+class ProductBoxFinder:
+    """The terminal's own path: TFLite YuNet + ``choose_face`` + the quality gate; a photo failing the
+    gate gives no box (on the terminal it is a retake, never a liveness decision)."""
+
+    def __init__(self) -> None:
+        from edge.config.face import FaceConfig
+        from edge.face.pipeline import FacePipeline
+
+        self.pipe = FacePipeline.from_config(FaceConfig(threads=1), require_calibration=False)
+        self.gate_failed = 0
+
+    def __call__(self, bgr: np.ndarray) -> tuple[float, float, float, float] | None:
+        res = self.pipe.analyse(np.ascontiguousarray(bgr[:, :, ::-1]), gate=True)
+        if res.face is None or not res.quality.ok:
+            self.gate_failed += res.face is not None
+            return None
+        return tuple(float(v) for v in res.face.box)
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """Decode an image as RGB uint8, applying its EXIF orientation (cv2.imread does)."""
     import cv2
@@ -153,20 +172,23 @@ def hard_categories(checker, find: FaceBoxFinder, datasets: Path) -> dict[str, d
 
 
 def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threads: int = 1,
-             pad: str = "none") -> dict:
+             pad: str = "none", product: bool = False) -> dict:
     from edge.face.liveness import MODELS, LivenessChecker
 
-    find = FaceBoxFinder(onnx)
+    find = ProductBoxFinder() if product else FaceBoxFinder(onnx)
     sea = {r["identity"] for r in csv.DictReader((datasets / "SEA_IDENTITIES.csv").open())}
     report: dict = {"spoof": [], "ordinary": {}}
     with LivenessChecker(models_dir, threads=threads) as checker:
         for path in sorted((datasets / "hard" / "spoof").glob("*")):
             rgb = read_rgb(path)
             box = find(rgb[:, :, ::-1])
+            gate = box is not None
+            box = box or FaceBoxFinder(onnx)(rgb[:, :, ::-1])  # product path: a gate failure is a retake; score it anyway
             res = checker.check(rgb, box)
             report["spoof"].append({"file": path.name, "expected": "live" if path.name.startswith("live") else "attack",
-                                    "score": res.live_score, "per_model": res.per_model, "box": box})
+                                    "score": res.live_score, "per_model": res.per_model, "box": box, "passed_gate": gate})
         scores, sea_scores, per_model, eff, times, names, missed = [], [], {m.name: [] for m in MODELS}, [], [], [], 0
+        photos: list[dict] = []
         images = ordinary_images(datasets, every)
         for i, path in enumerate(images, 1):
             rgb = read_rgb(path)
@@ -181,12 +203,15 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
             times.append(time.perf_counter() - t0)
             scores.append(res.live_score)
             names.append(str(path.relative_to(datasets)))
+            photos.append({"path": names[-1], "identity": path.parent.name, "sea": path.parent.name in sea,
+                           "per_model": {k: round(v, 6) for k, v in res.per_model.items()}})
             for k, v in res.per_model.items():
                 per_model[k].append(v)
             if path.parent.name in sea:
                 sea_scores.append(res.live_score)
             if i % 500 == 0:
                 logger.info("%d/%d ordinary photos", i, len(images))
+        gate_failed = getattr(find, "gate_failed", 0)  # ordinary photos only (hard/ below uses the same finder)
         report["hard"] = hard_categories(checker, find, datasets)
     report["ordinary"] = {
         "images": len(images), "no_face": missed, "scored": len(scores),
@@ -197,9 +222,54 @@ def evaluate(models_dir: Path, datasets: Path, onnx: Path, every: int = 1, threa
                                  "share_below_4": float(np.mean(np.asarray(eff) < 3.999))},
         "lowest": sorted(zip(scores, names))[:10],
         "check_ms_median": 1000 * statistics.median(times), "threads": threads, "pad": pad,
+        "path": "product (TFLite YuNet + quality gate; gate failures not scored)" if product else "OpenCV YuNet, no gate",
+        "gate_failed": gate_failed,
     }
+    report["photos"] = photos
     report["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     return report
+
+
+def calibrate(report: dict, target: float) -> dict:
+    """Per fusion rule: the threshold fitted on the calibration identities at FRR <= ``target`` (overall and SEA),
+    and the FRR it gives on held-out identities (overall / SEA / rest), on all photos, and the attacks caught."""
+    from edge.face.calibration import split_of
+    from edge.face.liveness_calibration import FUSIONS, attack_catch, frr, fuse, threshold_for_frr
+
+    out: dict = {"target_frr": target, "fusions": {}}
+    photos = report["photos"]
+    attacks = {s["file"]: s for s in report["spoof"] if s["expected"] == "attack"}
+    for rule in FUSIONS:
+        rows = [(fuse(p["per_model"], rule), p["sea"], split_of(p["identity"])) for p in photos]
+        cal = [r for r in rows if r[2] == "calibration"]
+        held = [r for r in rows if r[2] == "held_out"]
+        t = threshold_for_frr({"all": [r[0] for r in cal], "sea": [r[0] for r in cal if r[1]]}, target)
+
+        def rates(rs: list, t: float = t) -> dict:
+            return {"all": frr([r[0] for r in rs], t), "sea": frr([r[0] for r in rs if r[1]], t),
+                    "rest": frr([r[0] for r in rs if not r[1]], t), "n": len(rs), "n_sea": sum(1 for r in rs if r[1])}
+
+        out["fusions"][rule] = {
+            "threshold": t, "frr_calibration": rates(cal), "frr_held_out": rates(held), "frr_all_photos": rates(rows),
+            "attack_scores": {n: round(fuse(a["per_model"], rule), 4) for n, a in attacks.items()},
+            "attacks": attack_catch({n: fuse(a["per_model"], rule) for n, a in attacks.items()}, t),
+            "live_sample_scores": {s["file"]: round(fuse(s["per_model"], rule), 4) for s in report["spoof"] if s["expected"] == "live"},
+        }
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def print_calibration(c: dict) -> None:
+    print(f"threshold for FRR <= {100 * c['target_frr']:.1f} % (fitted on calibration identities, overall and SEA):")
+    for rule, f in c["fusions"].items():
+        h, a = f["frr_held_out"], f["frr_all_photos"]
+        print(f"  {rule:<8} threshold {f['threshold']:.3f}  held-out FRR all {_pct(h['all'])} (n={h['n']}), "
+              f"SEA {_pct(h['sea'])} (n={h['n_sea']}), rest {_pct(h['rest'])};  all photos: all {_pct(a['all'])}, "
+              f"SEA {_pct(a['sea'])} (n={a['n_sea']});  attacks caught {f['attacks']['caught']}/{f['attacks']['attacks']}"
+              f" {f['attack_scores']}")
 
 
 def bench(models_dir: Path, datasets: Path, onnx: Path, runs: int = 200) -> list[str]:
@@ -243,7 +313,8 @@ def print_report(r: dict) -> None:
     for cat, h in r.get("hard", {}).items():
         print(f"  {cat:<15} {h['faces']:>4}  {100 * h['below_threshold']:5.1f} %  {h['median_score']:.3f}")
     o = r["ordinary"]
-    print(f"ordinary photos (border: {o['pad']}): {o['scored']} scored of {o['images']} ({o['no_face']} without a detected face)")
+    print(f"ordinary photos ({o.get('path', '')}; border: {o['pad']}): {o['scored']} scored of {o['images']} "
+          f"({o['no_face']} not scored, of which {o.get('gate_failed', 0)} failed the quality gate)")
     print("  threshold  " + "  ".join(f"{t:>5}" for t in o["frr_fused"]))
     print("  FRR fused  " + "  ".join(f"{v:5.3f}" for v in o["frr_fused"].values()))
     print(f"  FRR SEA({o['sea_scored']:>3})" + "  ".join(f"{v:5.3f}" for v in o["frr_sea"].values()))
@@ -265,15 +336,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default: %(default)s)")
     parser.add_argument("--pad", choices=("none", "reflect", "black"), default="none",
                         help="experiment: add a border so no crop is shrunk to fit (default: none = product rule)")
+    parser.add_argument("--product", action="store_true",
+                        help="find faces as the terminal does (TFLite YuNet + quality gate) and score only photos that pass the gate")
     parser.add_argument("--bench", action="store_true", help="only time check() (1 and 2 threads) and exit")
-    parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument("--json", type=Path, help="also write the full report here (with every photo's per-model scores)")
+    parser.add_argument("--target-frr", type=float, default=0.03,
+                        help="choose the threshold at this genuine false-refusal rate, overall and for SEA (default: %(default)s)")
+    parser.add_argument("--from-json", type=Path, metavar="REPORT",
+                        help="re-run only the threshold choice on a report written earlier with --json (no models run)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.bench:
         print("\n".join(bench(args.models, args.datasets, args.yunet)))
         return 0
-    report = evaluate(args.models, args.datasets, args.yunet, args.every, args.threads, args.pad)
+    if args.from_json:
+        report = json.loads(args.from_json.read_text())
+        report["calibration"] = calibrate(report, args.target_frr)
+        print_calibration(report["calibration"])
+        return 0
+    report = evaluate(args.models, args.datasets, args.yunet, args.every, args.threads, args.pad, args.product)
     print_report(report)
+    report["calibration"] = calibrate(report, args.target_frr)
+    print_calibration(report["calibration"])
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
