@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="OUT", help="write the full report here")
     p.add_argument("--plot", type=Path, metavar="ROC.png", help="write a ROC curve + score histogram PNG")
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N pairs (development)")
+    p.add_argument("--embeddings", type=Path, metavar="OUT.npz",
+                   help="also save every image's embedding (keyed by its CSV path) to compare runs, e.g. across CPU architectures")
     p.add_argument("--write-thresholds", action="store_true", help="store the calibrated thresholds for this embedder in models/thresholds.json")
     p.set_defaults(func=run)
 
@@ -57,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.embeddings:
+        import numpy as np
+
+        args.embeddings.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.embeddings, "wb") as fh:
+            np.savez(fh, **{path: vec for path, vec in scores["embeddings"].items()})
     if args.write_thresholds:
         if args.limit:
             log.warning("calibrating from only the first %d pairs (--limit); use the full file for the shipped thresholds", args.limit)

@@ -150,7 +150,7 @@ def evaluate(pipeline: FacePipeline, pairs_path: Path, root: Path, *, limit: int
         cos = [float(run.embeddings[k] @ run.reference[k]) for k in run.reference]
         report["mean_cosine_to_fp32"] = round(float(np.mean(cos)), 5)
         report["min_cosine_to_fp32"] = round(float(np.min(cos)), 5)
-    return report, {"genuine": genuine, "impostor": impostor, "cross_identity": ext}
+    return report, {"genuine": genuine, "impostor": impostor, "cross_identity": ext, "embeddings": run.embeddings}
 
 
 def cross_identity_scores(embeddings: dict[str, np.ndarray]) -> np.ndarray:

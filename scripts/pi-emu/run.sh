@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make pi-emu`: Tepat Edge on the Raspberry Pi's architecture under QEMU user-mode emulation.
+#
+#  1. an arm64 Debian bookworm root (debootstrap + qemu-user-static), cached under $PI_EMU_CACHE
+#     (default ~/.cache/tepat-edge/pi-emu), keyed by a hash of its inputs (scripts/pi-emu/base.sh);
+#  2. a fresh copy of it per run: firmware_config/install.sh runs inside as root (apt step, user, folders,
+#     permissions, venv from requirements/device-aarch64.lock with --require-hashes, config files), then
+#     scripts/pi-emu/inside.sh checks the result, runs systemd-analyze verify, `edge models verify`,
+#     `edge enroll/verify`, `edge eval` (int8 + fp32) on a fixed 200-pair sample of
+#     ../shared/datasets/pairs.csv and a short `edge-sim run` against a loopback Mosquitto;
+#  3. the same face commands on x86_64 from requirements/device-x86_64.lock (scripts/pi-emu/host-venv.sh);
+#  4. scripts/pi-emu/compare.py prints the agreement table (exit 1 on any disagreement).
+#
+# Needs root (debootstrap, chroot, mounts) and binfmt_misc. Emulated timings are never speed figures.
+# Environment: PI_EMU_CACHE, PI_EMU_DATA (default ../shared/datasets), PI_EMU_PAIRS (default 200).
+set -euo pipefail
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE=${PI_EMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tepat-edge/pi-emu}
+DATA=${PI_EMU_DATA:-$SRC/../shared/datasets}
+PAIRS=${PI_EMU_PAIRS:-200}
+say() { printf 'pi-emu: %s\n' "$*" >&2; }
+die() { printf 'pi-emu: error: %s\n' "$*" >&2; exit 2; }
+t0=$(date +%s)
+lap() { printf 'pi-emu: [%4ds] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+
+case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and bind mounts); run: sudo make pi-emu"
+[ "$PAIRS" -ge 200 ] || die "PI_EMU_PAIRS must be at least 200 (issue 17)"
+[ -f "$DATA/pairs.csv" ] || die "no face dataset at $DATA (pairs.csv); set PI_EMU_DATA"
+bash "$SRC/scripts/system-packages.sh" pi-emu
+
+# binfmt_misc: the kernel hands arm64 ELF files to qemu-aarch64-static (F flag: works inside the chroot).
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || die "cannot mount binfmt_misc (a container without the privilege?)"
+fi
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64 \
+  || die "cannot register qemu-aarch64 with binfmt_misc (update-binfmts --enable qemu-aarch64)"
+
+base=$("$SRC/scripts/pi-emu/base.sh" "$CACHE")
+lap "arm64 root ready: $base"
+
+run=$CACHE/run
+root=$run/root
+mounts=()
+unmount_all() {
+  local i
+  for (( i=${#mounts[@]}-1; i>=0; i-- )); do umount -R "${mounts[$i]}" 2>/dev/null || umount -lR "${mounts[$i]}" 2>/dev/null || true; done
+  mounts=()
+}
+trap unmount_all EXIT
+bind() {  # bind SRC DEST [ro]
+  mkdir -p "$2"
+  mount --rbind "$1" "$2"
+  mount --make-rslave "$2"
+  if [ "${3:-}" = ro ]; then mount -o remount,bind,ro "$2"; fi
+  mounts+=("$2")
+}
+# Never delete a tree with something still mounted in it (a bind of /dev would take the host's with it).
+if findmnt -rn -o TARGET | grep -q "^$run/"; then
+  findmnt -rn -o TARGET | grep "^$run/" | sort -r | while read -r m; do umount -lR "$m" || true; done
+fi
+! findmnt -rn -o TARGET | grep -q "^$run/" || die "something is still mounted under $run; unmount it first"
+rm -rf "$run"
+mkdir -p "$run"
+cp -a --reflink=auto "$base" "$root"
+lap "fresh copy of the root in $root"
+
+python3 "$SRC/scripts/pi-emu/sample.py" "$DATA" "$root/pi-emu/data" --pairs "$PAIRS"
+mkdir -p "$root/pi-emu/out" "$CACHE/pip-cache-aarch64" "$CACHE/apt-lists-arm64/partial"
+chmod 0777 "$root/pi-emu/out"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+mount -t proc proc "$root/proc"; mounts+=("$root/proc")
+bind /sys "$root/sys"
+bind /dev "$root/dev"
+bind "$SRC" "$root/src" ro
+bind "$CACHE/pip-cache-aarch64" "$root/root/.cache/pip"
+bind "$CACHE/apt-lists-arm64" "$root/var/lib/apt/lists"
+
+lap "running scripts/pi-emu/inside.sh in the arm64 root (emulated)"
+arm_rc=0
+env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
+  chroot "$root" /bin/bash /src/scripts/pi-emu/inside.sh || arm_rc=$?
+unmount_all
+lap "arm64 part finished (exit $arm_rc)"
+
+venv=$("$SRC/scripts/pi-emu/host-venv.sh" "$SRC" "$CACHE")
+lap "x86_64 reference venv ready: $venv"
+TEPAT__FACE__MODELS_DIR=$SRC/models bash "$SRC/scripts/pi-emu/face-checks.sh" "$venv/bin/edge" \
+  "$SRC/firmware_config/edge.toml.example" "$root/pi-emu/data" "$root/pi-emu/out" 2> "$root/pi-emu/out/x86_64-face.log"
+lap "x86_64 face commands done"
+
+cmp_rc=0
+"$venv/bin/python" "$SRC/scripts/pi-emu/compare.py" "$root/pi-emu/out" "$SRC/models" "$root/pi-emu/data/pairs.csv" \
+  --json "$root/pi-emu/out/agreement.json" || cmp_rc=$?
+lap "done; results in $root/pi-emu/out (cache: $CACHE)"
+if [ "$arm_rc" -ne 0 ] || [ "$cmp_rc" -ne 0 ]; then say "FAILED (arm64 checks exit $arm_rc, agreement exit $cmp_rc)"; exit 1; fi
+say "PASSED"
