@@ -3,13 +3,15 @@
 #
 #  1. an arm64 Debian bookworm root (debootstrap + qemu-user-static), cached under $PI_EMU_CACHE
 #     (default ~/.cache/tepat-edge/pi-emu), keyed by a hash of its inputs (scripts/pi-emu/base.sh);
-#  2. a fresh copy of it per run: firmware_config/install.sh runs inside as root (apt step, user, folders,
-#     permissions, venv from requirements/device-aarch64.lock with --require-hashes, config files), then
+#  2. the lock's aarch64 wheels fetched natively, hash-checked (scripts/pi-emu/wheelhouse.sh, cached);
+#  3. a fresh copy of the root per run: firmware_config/install.sh runs inside as root (apt step, user, folders,
+#     permissions, venv from requirements/device-aarch64.lock with --require-hashes, offline from those
+#     wheels, config files), then
 #     scripts/pi-emu/inside.sh checks the result, runs systemd-analyze verify, `edge models verify`,
 #     `edge enroll/verify`, `edge eval` (int8 + fp32) on a fixed 200-pair sample of
 #     ../shared/datasets/pairs.csv and a short `edge-sim run` against a loopback Mosquitto;
-#  3. the same face commands on x86_64 from requirements/device-x86_64.lock (scripts/pi-emu/host-venv.sh);
-#  4. scripts/pi-emu/compare.py prints the agreement table (exit 1 on any disagreement).
+#  4. the same face commands on x86_64 from requirements/device-x86_64.lock (scripts/pi-emu/host-venv.sh);
+#  5. scripts/pi-emu/compare.py prints the agreement table (exit 1 on any disagreement).
 #
 # Needs root (debootstrap, chroot, mounts) and binfmt_misc. Emulated timings are never speed figures.
 # Environment: PI_EMU_CACHE, PI_EMU_DATA (default ../shared/datasets), PI_EMU_PAIRS (default 200).
@@ -23,7 +25,7 @@ die() { printf 'pi-emu: error: %s\n' "$*" >&2; exit 2; }
 t0=$(date +%s)
 lap() { printf 'pi-emu: [%4ds] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
 
-case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and bind mounts); run: sudo make pi-emu"
 [ "$PAIRS" -ge 200 ] || die "PI_EMU_PAIRS must be at least 200 (issue 17)"
 [ -f "$DATA/pairs.csv" ] || die "no face dataset at $DATA (pairs.csv); set PI_EMU_DATA"
@@ -38,6 +40,8 @@ fi
 
 base=$("$SRC/scripts/pi-emu/base.sh" "$CACHE")
 lap "arm64 root ready: $base"
+wheels=$("$SRC/scripts/pi-emu/wheelhouse.sh" "$SRC" "$CACHE")
+lap "aarch64 files of the lock ready: $wheels"
 
 run=$CACHE/run
 root=$run/root
@@ -66,19 +70,20 @@ cp -a --reflink=auto "$base" "$root"
 lap "fresh copy of the root in $root"
 
 python3 "$SRC/scripts/pi-emu/sample.py" "$DATA" "$root/pi-emu/data" --pairs "$PAIRS"
-mkdir -p "$root/pi-emu/out" "$CACHE/pip-cache-aarch64" "$CACHE/apt-lists-arm64/partial"
+mkdir -p "$root/pi-emu/out" "$CACHE/apt-lists-arm64/partial"
 chmod 0777 "$root/pi-emu/out"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"; mounts+=("$root/proc")
 bind /sys "$root/sys"
 bind /dev "$root/dev"
 bind "$SRC" "$root/src" ro
-bind "$CACHE/pip-cache-aarch64" "$root/root/.cache/pip"
+bind "$wheels" "$root/pi-emu/wheels" ro
 bind "$CACHE/apt-lists-arm64" "$root/var/lib/apt/lists"
 
 lap "running scripts/pi-emu/inside.sh in the arm64 root (emulated)"
 arm_rc=0
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
+  PIP_NO_INDEX=1 PIP_FIND_LINKS=/pi-emu/wheels PIP_DISABLE_PIP_VERSION_CHECK=1 \
   chroot "$root" /bin/bash /src/scripts/pi-emu/inside.sh || arm_rc=$?
 unmount_all
 lap "arm64 part finished (exit $arm_rc)"
