@@ -18,7 +18,7 @@ quiet() { "$@" > /dev/null 2>&1; }
 as_tepat() { setpriv --reuid=tepat --regid=tepat --init-groups env HOME=/tmp STATE_DIRECTORY=/var/lib/tepat-edge "$@"; }
 stat_is() { [ "$(stat -c '%U:%G %a' "$1")" = "$2" ] || { echo "    $1 is $(stat -c '%U:%G %a' "$1"), want $2"; return 1; }; }
 
-step "machine: $(uname -m), $(. /etc/os-release && echo "$PRETTY_NAME"), $(python3 -V)"
+step "machine: $(uname -m) (QEMU CPU model ${PI_EMU_CPU:-max}), $(. /etc/os-release && echo "$PRETTY_NAME"), $(python3 -V)"
 
 step "install.sh (as root, live mode; systemd is not running in a chroot)"
 bash "$SRC/firmware_config/install.sh" 2>&1 | sed 's/^/  /'

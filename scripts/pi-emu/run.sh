@@ -14,18 +14,22 @@
 #  5. scripts/pi-emu/compare.py prints the agreement table (exit 1 on any disagreement).
 #
 # Needs root (debootstrap, chroot, mounts) and binfmt_misc. Emulated timings are never speed figures.
-# Environment: PI_EMU_CACHE, PI_EMU_DATA (default ../shared/datasets), PI_EMU_PAIRS (default 200).
+# Environment: PI_EMU_CACHE, PI_EMU_DATA (default ../shared/datasets), PI_EMU_PAIRS (default 200),
+# PI_EMU_CPU (QEMU CPU model: cortex-a72 = Pi 4, the default; cortex-a76 = Pi 5).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${PI_EMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tepat-edge/pi-emu}
 DATA=${PI_EMU_DATA:-$SRC/../shared/datasets}
 PAIRS=${PI_EMU_PAIRS:-200}
+# The CPU QEMU presents: a Pi 4's Cortex-A72 (NEON, no dot-product instructions) by default, so XNNPACK picks
+# the Pi 4's kernels; cortex-a76 for a Pi 5 (NEON + dot product). QEMU's default "max" would offer SVE and more.
+CPU=${PI_EMU_CPU:-cortex-a72}
 say() { printf 'pi-emu: %s\n' "$*" >&2; }
 die() { printf 'pi-emu: error: %s\n' "$*" >&2; exit 2; }
 t0=$(date +%s)
 lap() { printf 'pi-emu: [%4ds] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
 
-case "${1:-}" in -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and bind mounts); run: sudo make pi-emu"
 [ "$PAIRS" -ge 200 ] || die "PI_EMU_PAIRS must be at least 200 (issue 17)"
 [ -f "$DATA/pairs.csv" ] || die "no face dataset at $DATA (pairs.csv); set PI_EMU_DATA"
@@ -80,10 +84,10 @@ bind "$SRC" "$root/src" ro
 bind "$wheels" "$root/pi-emu/wheels" ro
 bind "$CACHE/apt-lists-arm64" "$root/var/lib/apt/lists"
 
-lap "running scripts/pi-emu/inside.sh in the arm64 root (emulated)"
+lap "running scripts/pi-emu/inside.sh in the arm64 root (emulated $CPU)"
 arm_rc=0
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
-  PIP_NO_INDEX=1 PIP_FIND_LINKS=/pi-emu/wheels PIP_DISABLE_PIP_VERSION_CHECK=1 \
+  PIP_NO_INDEX=1 PIP_FIND_LINKS=/pi-emu/wheels PIP_DISABLE_PIP_VERSION_CHECK=1 QEMU_CPU="$CPU" PI_EMU_CPU="$CPU" \
   chroot "$root" /bin/bash /src/scripts/pi-emu/inside.sh || arm_rc=$?
 unmount_all
 lap "arm64 part finished (exit $arm_rc)"
