@@ -36,9 +36,15 @@ PY
   done
 done
 rm -f "$gallery" "$out/verify.json" "$out/verify.err"
+# Both embedders at once (two processes: under emulation this halves the wall time on a multi-core host).
+pids=()
 for emb in int8 fp32; do
   "$edge" --config "$config" eval --pairs "$data/pairs.csv" --root "$data" --embedder "$emb" \
-    --json "$out/$arch-$emb.json" --embeddings "$out/$arch-$emb.npz" > "$out/$arch-$emb.summary.json"
+    --json "$out/$arch-$emb.json" --embeddings "$out/$arch-$emb.npz" > "$out/$arch-$emb.summary.json" 2> "$out/$arch-$emb.log" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+for emb in int8 fp32; do
   python3 - "$out/$arch-$emb.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
