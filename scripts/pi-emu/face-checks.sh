@@ -22,8 +22,8 @@ for i in "${!rows[@]}"; do
   b=${rows[$i]#*,}
   for claimed in "${ids[$i]}" "${ids[$(( (i + 1) % ${#ids[@]} ))]}"; do
     rc=0
-    "$edge" --config "$config" verify --db "$gallery" --id "$claimed" "$data/$b" > "$out/verify.json" 2> "$out/verify.err" || rc=$?
-    python3 - "$out/verify.json" "$b" "$claimed" "$rc" "$out/verify.err" >> "$out/$arch-verify.jsonl" <<'PY'
+    "$edge" --config "$config" verify --db "$gallery" --id "$claimed" "$data/$b" > "$out/$arch-verify.tmp.json" 2> "$out/$arch-verify.tmp.err" || rc=$?
+    python3 - "$out/$arch-verify.tmp.json" "$b" "$claimed" "$rc" "$out/$arch-verify.tmp.err" >> "$out/$arch-verify.jsonl" <<'PY'
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))
@@ -35,7 +35,7 @@ PY
     printf '  edge verify --id %-22s %-40s -> %s\n' "$claimed" "$b" "$(tail -n 1 "$out/$arch-verify.jsonl")"
   done
 done
-rm -f "$gallery" "$out/verify.json" "$out/verify.err"
+rm -f "$gallery" "$out/$arch-verify.tmp.json" "$out/$arch-verify.tmp.err"
 # Both embedders at once (two processes: under emulation this halves the wall time on a multi-core host).
 pids=()
 for emb in int8 fp32; do

@@ -84,6 +84,14 @@ bind "$SRC" "$root/src" ro
 bind "$wheels" "$root/pi-emu/wheels" ro
 bind "$CACHE/apt-lists-arm64" "$root/var/lib/apt/lists"
 
+# The x86_64 reference (native, a few minutes) runs meanwhile on the same sample and config.
+(
+  venv=$("$SRC/scripts/pi-emu/host-venv.sh" "$SRC" "$CACHE")
+  echo "$venv" > "$run/x86_64.venv"
+  TEPAT__FACE__MODELS_DIR=$SRC/models bash "$SRC/scripts/pi-emu/face-checks.sh" "$venv/bin/edge" \
+    "$SRC/firmware_config/edge.toml.example" "$root/pi-emu/data" "$root/pi-emu/out"
+) > "$run/x86_64.log" 2>&1 &
+x86_pid=$!
 lap "running scripts/pi-emu/inside.sh in the arm64 root (emulated $CPU)"
 arm_rc=0
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
@@ -92,11 +100,11 @@ env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 unmount_all
 lap "arm64 part finished (exit $arm_rc)"
 
-venv=$("$SRC/scripts/pi-emu/host-venv.sh" "$SRC" "$CACHE")
-lap "x86_64 reference venv ready: $venv"
-TEPAT__FACE__MODELS_DIR=$SRC/models bash "$SRC/scripts/pi-emu/face-checks.sh" "$venv/bin/edge" \
-  "$SRC/firmware_config/edge.toml.example" "$root/pi-emu/data" "$root/pi-emu/out" 2> "$root/pi-emu/out/x86_64-face.log"
-lap "x86_64 face commands done"
+x86_rc=0
+wait "$x86_pid" || x86_rc=$?
+lap "x86_64 reference finished (exit $x86_rc; log $run/x86_64.log)"
+[ "$x86_rc" -eq 0 ] || { tail -n 20 "$run/x86_64.log" >&2; die "the x86_64 reference run failed"; }
+venv=$(tail -n 1 "$run/x86_64.venv")
 
 cmp_rc=0
 "$venv/bin/python" "$SRC/scripts/pi-emu/compare.py" "$root/pi-emu/out" "$SRC/models" "$root/pi-emu/data/pairs.csv" \
