@@ -12,8 +12,10 @@ MIRROR=${PI_EMU_MIRROR:-http://deb.debian.org/debian}
 # What a Raspberry Pi OS Bookworm image already has (python3, systemd) plus the packages install.sh asks
 # for that exist in Debian for arm64 (python3-picamera2/python3-libcamera live only in the Raspberry Pi
 # archive), mosquitto for the loopback broker, ca-certificates for pip.
-PACKAGES=(python3 python3-venv systemd systemd-sysv gpsd gpsd-clients chrony mosquitto mosquitto-clients
-          sqlite3 ca-certificates procps)
+# debootstrap does not resolve virtual packages: gpsd-clients' GTK chain needs dconf-service, which needs
+# "dbus-session-bus", so dbus-user-session (its provider) is named explicitly.
+PACKAGES=(python3 python3-venv systemd systemd-sysv gpsd gpsd-clients dbus-user-session chrony mosquitto
+          mosquitto-clients sqlite3 ca-certificates procps)
 key=$( { echo "$SUITE $ARCH $MIRROR ${PACKAGES[*]}"; cat "$0"; } | sha256sum | cut -c1-16)
 root=$cache/base-$ARCH-$SUITE-$key
 if [ -f "$root/.pi-emu-complete" ]; then echo "$root"; exit 0; fi
