@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`.
-.PHONY: demo test soak compare clean
+.PHONY: demo test soak compare pi-emu lock clean
 
 demo:
 	@bash scripts/system-packages.sh
@@ -23,6 +23,18 @@ compare:
 	.venv/bin/pip install -q --no-deps face-recognition==1.3.0
 	.venv/bin/python -m benchmarks --limit 0 --write-docs
 	.venv/bin/python -m benchmarks.camera --images 40 --json docs/comparison_camera.json --write-docs
+
+# Tepat Edge on the Pi's architecture: an emulated arm64 Debian bookworm root (debootstrap + qemu-user-static,
+# cached in ~/.cache/tepat-edge/pi-emu), installed with install.sh, compared with x86_64 (docs/PI.md
+# "Verified under emulation"). Needs root; slow (not part of `make test`); emulated times are not speed figures.
+pi-emu:
+	bash scripts/pi-emu/run.sh
+
+# The hashed lock files of the device install (requirements/device-{x86_64,aarch64}.lock), resolved with uv.
+lock:
+	@bash scripts/venv.sh dev
+	.venv/bin/pip install -q -e '.[lock]'
+	bash scripts/lock.sh
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

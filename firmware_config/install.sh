@@ -7,6 +7,9 @@
 #   firmware_config/install.sh --root /tmp/img   # stage into a directory tree (image building, tests):
 #                                                # no apt, no venv, no systemctl on the running system
 #
+# Code, models and the venv are installed root-owned and read-only to the service user; the Python
+# dependencies come only from requirements/device-<arch>.lock (pip --require-hashes).
+#
 # Options: --root DIR, --no-apt, --no-venv, --no-firmware, --help
 set -euo pipefail
 
@@ -21,7 +24,7 @@ APT_PACKAGES=(python3-venv python3-picamera2 python3-libcamera gpsd gpsd-clients
 MARK_BEGIN="# >>> tepat-edge >>>"
 MARK_END="# <<< tepat-edge <<<"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 say() { printf 'install: %s\n' "$*"; }
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
 
@@ -55,9 +58,18 @@ if [ "$DO_APT" -eq 1 ]; then
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # python3-picamera2/python3-libcamera exist only in the Raspberry Pi archive: on plain Debian arm64
+    # (a USB camera, or the emulated test root of `make pi-emu`) they are skipped with a warning.
+    available=()
+    for pkg in "${missing[@]}"; do
+      if apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then available+=("$pkg")
+      else say "warning: $pkg is not in the apt sources (not Raspberry Pi OS?); skipped"; fi
+    done
+    if [ ${#available[@]} -gt 0 ]; then
+      say "installing ${available[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${available[@]}"
+    fi
   else
     say "system packages already installed"
   fi
@@ -78,8 +90,9 @@ fi
 install -d -m 0755 "$R$PREFIX"
 stage=$(mktemp -d "$R$PREFIX/.src.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
-for item in edge simulator pyproject.toml README.md docs; do
-  if [ -e "$SRC/$item" ]; then cp -a "$SRC/$item" "$stage/"; fi
+# cp -R without -a: the copies belong to the installing user (root), never to the clone's owner.
+for item in edge simulator requirements pyproject.toml README.md docs; do
+  if [ -e "$SRC/$item" ]; then cp -R "$SRC/$item" "$stage/"; fi
 done
 find "$stage" -name __pycache__ -type d -prune -exec rm -rf {} +
 rm -rf "$R$PREFIX/src.old"
@@ -89,19 +102,36 @@ rm -rf "$R$PREFIX/src.old"
 chmod 0755 "$R$PREFIX/src"
 if [ -d "$SRC/models" ]; then
   rm -rf "$R$PREFIX/models.new"
-  cp -a "$SRC/models" "$R$PREFIX/models.new"
+  cp -R "$SRC/models" "$R$PREFIX/models.new"
   rm -rf "$R$PREFIX/models"
   mv "$R$PREFIX/models.new" "$R$PREFIX/models"
 fi
 ln -sfn "$PREFIX/src/docs" "$R$PREFIX/docs"
 
 # 4. Virtual environment: --system-site-packages so apt's picamera2/libcamera are importable --------
+#    Dependencies only from the hashed lock for this machine; the project itself is built offline from
+#    the locked setuptools (no build isolation: nothing unpinned is downloaded).
 if [ "$DO_VENV" -eq 1 ]; then
+  lock="$PREFIX/src/requirements/device-$(uname -m).lock"
+  [ -f "$lock" ] || die "no lock file for $(uname -m) ($lock); supported: x86_64, aarch64"
   [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv --system-site-packages "$PREFIX/venv"
-  "$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
-  "$PREFIX/venv/bin/python" -m pip install -q --upgrade "$PREFIX/src"
+  # First the locked build backend (gpsd-py3 ships only as source), then everything with no build
+  # isolation: pip never fetches an unpinned build dependency.
+  backend=$(mktemp)
+  awk '/^[^ #]/{keep = ($0 ~ /^(setuptools|wheel)==/)} keep' "$lock" > "$backend"
+  "$PREFIX/venv/bin/python" -m pip install -q --require-hashes --no-deps -r "$backend"
+  rm -f "$backend"
+  "$PREFIX/venv/bin/python" -m pip install -q --require-hashes --no-build-isolation -r "$lock"
+  "$PREFIX/venv/bin/python" -m pip install -q --no-deps --no-build-isolation --upgrade "$PREFIX/src"
+  # apt's python3-* packages are visible too (system site packages) and may want other versions.
+  "$PREFIX/venv/bin/python" -m pip check >/dev/null 2>&1 || say "warning: '$PREFIX/venv/bin/python -m pip check' reports conflicts (apt's Python packages?)"
   "$PREFIX/venv/bin/python" -c "import picamera2" 2>/dev/null || say "warning: picamera2 not importable in the venv (no CSI camera support)"
 fi
+
+# Sealed: code, models (with thresholds.json and the manifest) and the venv belong to root and are
+# read-only to everyone else, so the service user (or the clone's owner) cannot change a threshold.
+[ "$(id -u)" -ne 0 ] || chown -R root:root "$R$PREFIX"
+chmod -R u+rwX,go+rX,go-w "$R$PREFIX"
 
 # 5. Configuration (never overwritten) and credentials ----------------------------------------
 install -d -m 0750 "$R$ETC" "$R$ETC/credentials"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests and the demo use (a real broker, real gpsd),
-# when they are missing. Needs root or password-less sudo; otherwise says what to install.
+# when they are missing (with the argument pi-emu: the packages of `make pi-emu`). Needs root or password-less sudo; otherwise says what to install.
 set -euo pipefail
 want=(mosquitto mosquitto-clients gpsd gpsd-clients shellcheck chromium systemd)
+# `scripts/system-packages.sh pi-emu`: what `make pi-emu` needs instead (an emulated arm64 Debian root).
+if [ "${1:-}" = pi-emu ]; then want=(debootstrap qemu-user-static binfmt-support); fi
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="OUT", help="write the full report here")
     p.add_argument("--plot", type=Path, metavar="ROC.png", help="write a ROC curve + score histogram PNG")
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N pairs (development)")
+    p.add_argument("--embeddings", type=Path, metavar="OUT.npz",
+                   help="also save every image's embedding (keyed by its CSV path) to compare runs, e.g. across CPU architectures")
     p.add_argument("--write-thresholds", action="store_true",
                    help="calibrate on the calibration half of the identities (+ safety margin) and store the thresholds for this "
                         "embedder in models/thresholds.json, with the split, the margin and the held-out check")
@@ -55,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
     reference = open_embedder(cfg.models_dir, "fp32", threads=cfg.threads) if args.embedder != "fp32" else None
     pipeline = FacePipeline(detector, embedder, cfg.quality)
     report, scores = evaluate(pipeline, args.pairs, args.root, limit=args.limit, reference=reference)
+    if args.embeddings:
+        import numpy as np
+
+        args.embeddings.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.embeddings, "wb") as fh:
+            np.savez(fh, **{path: vec for path, vec in scores["embeddings"].items()})
     if args.write_thresholds:
         if args.limit:
             log.warning("calibrating from only the first %d pairs (--limit); use the full file for the shipped thresholds", args.limit)

@@ -191,7 +191,7 @@ def evaluate(pipeline: FacePipeline, pairs_path: Path, root: Path, *, limit: int
         report["mean_cosine_to_fp32"] = round(float(np.mean(cos)), 5)
         report["min_cosine_to_fp32"] = round(float(np.min(cos)), 5)
     data = {"genuine": genuine, "impostor": impostor, "cross_identity": ext, "genuine_identities": gen_ids,
-            "matrix": matrix, "identities": identities}
+            "matrix": matrix, "identities": identities, "embeddings": run.embeddings}
     return report, data
 
 
