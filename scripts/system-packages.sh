@@ -9,6 +9,20 @@ missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# chronyd for the chrony config test (chronyd -p): only the binary, unpacked from Debian's package into
+# .cache/chrony. Installing the chrony package would start (or at boot enable) a time daemon that sets
+# this machine's clock, and on Debian it removes systemd-timesyncd; unpacking starts nothing.
+chrony_dir="$(cd "$(dirname "$0")/.." && pwd)/.cache/chrony"
+if ! command -v chronyd >/dev/null && [ ! -x "$chrony_dir/usr/sbin/chronyd" ] && command -v apt-get >/dev/null; then
+  chrony_tmp="$(mktemp -d)"
+  mkdir -p "$chrony_dir"
+  if (cd "$chrony_tmp" && apt-get download -qq chrony 2>/dev/null && dpkg-deb -x chrony_*.deb "$chrony_dir"); then
+    echo "system-packages: unpacked chronyd into $chrony_dir (not installed, not started)" >&2
+  else
+    echo "system-packages: could not download chrony; the chrony config test will fail" >&2
+  fi
+  rm -rf "$chrony_tmp"
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
