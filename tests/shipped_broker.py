@@ -3,7 +3,7 @@
 The shipped files name absolute paths (``/etc/mosquitto/...``) and a fixed port (8883, 1883). To run them
 unedited without touching this shared machine, each broker runs in a private mount namespace in which a
 temporary folder is bind-mounted over ``/etc/mosquitto``, ``/var/lib/mosquitto``, ``/var/log/mosquitto``
-(and ``/etc/tepat-edge``, ``/etc/hosts`` for the bridge), ``/run`` is a fresh tmpfs, and the brokers share
+(and ``/etc/hosts``, naming the central broker for the bridge), ``/run`` is a fresh tmpfs, and the brokers share
 one private network namespace, so port 8883 there is nobody else's. The broker is started with the
 ``ExecStartPre=``/``ExecStart=`` lines of the installed ``mosquitto.service`` and Debian's own
 ``/etc/mosquitto/mosquitto.conf`` (which reads ``conf.d/``), i.e. exactly what an operator gets.
@@ -24,6 +24,7 @@ import ipaddress
 import os
 import shlex
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -175,8 +176,7 @@ class ShippedMosquitto:
         self.root = root
         self.proc: subprocess.Popen | None = None
         self.binds = {Path("/etc/mosquitto"): root / "etc" / "mosquitto", Path("/var/lib/mosquitto"): root / "var" / "lib" / "mosquitto",
-                      Path("/var/log/mosquitto"): root / "var" / "log" / "mosquitto", Path("/etc/tepat-edge"): root / "etc" / "tepat-edge",
-                      Path("/etc/hosts"): root / "etc" / "hosts"}
+                      Path("/var/log/mosquitto"): root / "var" / "log" / "mosquitto", Path("/etc/hosts"): root / "etc" / "hosts"}
         for real, mine in self.binds.items():
             if real.name == "hosts":
                 mine.write_text("127.0.0.1 localhost mqtt.bansos.example.go.id\n::1 localhost\n")
@@ -220,6 +220,11 @@ class ShippedMosquitto:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"mosquitto did not come up in {timeout_s} s: {self.log_text()[-1500:]}")
+
+    def reload(self) -> None:
+        """What ``systemctl reload mosquitto`` does (ExecReload=/bin/kill -HUP $MAINPID)."""
+        assert self.proc is not None and self.proc.poll() is None
+        self.proc.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
