@@ -51,7 +51,8 @@ def require_namespaces() -> None:
     else:
         for tool in ("unshare", "nsenter", "mount"):
             require_binary(tool)
-        probe = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "true"], capture_output=True, text=True)
+        probe = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "mount", "-t", "tmpfs", "tmpfs", "/run"],
+                               capture_output=True, text=True, timeout=30)
         if probe.returncode != 0:
             reason = f"cannot create private namespaces: {probe.stderr.strip()}"
     if reason:

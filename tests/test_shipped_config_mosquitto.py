@@ -113,6 +113,7 @@ class Raw:
                  clean_start: bool = True, session_expiry_s: int = 0) -> None:
         self.acks: dict[int, int] = {}
         self.inbox: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
         self.connack: queue.Queue = queue.Queue()
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"raw-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5)
         if user is not None:
@@ -141,11 +142,17 @@ class Raw:
         done.get(timeout=10)
 
     def received(self, wait_s: float = 1.0) -> list[str]:
+        """Topics received since the last call (after waiting ``wait_s``)."""
         time.sleep(wait_s)
         out = []
         while not self.inbox.empty():
             out.append(self.inbox.get())
+        self.seen += out
         return out
+
+    def wait_for(self, topic: str, timeout_s: float = 15.0) -> bool:
+        """True once ``topic`` has been received (at any time since the client connected)."""
+        return bool(wait_until(lambda: self.received(0) is not None and topic in self.seen, timeout_s))
 
     def close(self) -> None:
         self.c.disconnect()
@@ -229,9 +236,10 @@ def test_operator_cannot_read_commands(fleet: Fleet) -> None:
         dev_a.subscribe("tepat/v1/jabar/dev-a/cmd/#")
         assert central.publish("tepat/v1/jabar/dev-a/cmd/roster") == 0
         assert dev_a.publish("tepat/v1/jabar/dev-a/status") == 0
-        assert dev_a.received() == ["tepat/v1/jabar/dev-a/cmd/roster"]
-        seen = operator.received(0.2)  # retained status of other terminals may come too
-        assert "tepat/v1/jabar/dev-a/status" in seen and not [t for t in seen if "/cmd/" in t], seen
+        assert dev_a.wait_for("tepat/v1/jabar/dev-a/cmd/roster")
+        assert operator.wait_for("tepat/v1/jabar/dev-a/status")  # published after the command
+        operator.received(0.5)
+        assert [t for t in operator.seen if "/cmd/" in t] == [], operator.seen
         assert operator.publish("tepat/v1/jabar/dev-a/cmd/roster") == 135  # and it cannot send any
     finally:
         for c in (operator, dev_a, central):
@@ -269,7 +277,7 @@ def test_local_bridge_conf_starts_and_bridges_both_ways(fleet: Fleet, tmp_path: 
     try:
         with MqttPublisher(local, device, tmp_path / "outbox.sqlite", on_command=lambda n, p: commands.put(n)) as pub:
             assert wait_until(lambda: pub.stats().acked >= 1, 20), pub.stats()
-            assert wait_until(lambda: "tepat/v1/jabar/jabar-bdg-017/event/verification" in operator.received(0.2), 20)
+            assert operator.wait_for("tepat/v1/jabar/jabar-bdg-017/event/verification", 20)
 
             def command_arrived() -> bool:
                 central.publish("tepat/v1/jabar/jabar-bdg-017/cmd/ledger")
