@@ -17,12 +17,11 @@ import subprocess
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import require_binary
+from tests.support.ci import require_binary
 from tests.helpers import wait_until
-from tests.shipped_broker import PrivateNet, ShippedMosquitto, make_pki, require_namespaces
+from tests.support.shipped_broker import PrivateNet, ShippedMosquitto, make_pki, require_namespaces
 
 ROOT = Path(__file__).resolve().parents[1]
 PI_MD = ROOT / "docs" / "PI.md"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_binary
+from tests.support.ci import require_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 FW = ROOT / "firmware_config"

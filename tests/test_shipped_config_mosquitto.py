@@ -1,7 +1,7 @@
 """firmware_config/mosquitto/ run for real, unedited: the central broker and the terminal's local bridge.
 
 Each broker runs Debian's own mosquitto.conf + the shipped file in conf.d/, started the way
-mosquitto.service starts it, in private namespaces (tests/shipped_broker.py), so the shipped paths
+mosquitto.service starts it, in private namespaces (tests/support/shipped_broker.py), so the shipped paths
 and ports are used exactly as written. The ACL is what make-acl.py makes from a device list.
 Regression tests for issue 13 (broker identity): client-id takeover of a terminal's or the monitor's
 persistent session, operator reading commands, a terminal publishing under another region, an
@@ -31,9 +31,9 @@ from edge.config import DeviceConfig, MqttConfig, TlsConfig
 from edge.monitor import Consumer
 from edge.store import Outbox
 from edge.transport.mqtt import MqttPublisher
-from tests.conftest import require_binary
+from tests.support.ci import require_binary
 from tests.helpers import wait_until
-from tests.shipped_broker import PrivateNet, ShippedMosquitto, make_pki, require_namespaces
+from tests.support.shipped_broker import PrivateNet, ShippedMosquitto, make_pki, require_namespaces
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "firmware_config" / "mosquitto"
