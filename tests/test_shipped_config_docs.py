@@ -19,8 +19,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support.ci import require_binary
 from tests.helpers import wait_until
+from tests.support.ci import require_binary
 from tests.support.shipped_broker import PrivateNet, ShippedMosquitto, make_pki, require_namespaces
 
 ROOT = Path(__file__).resolve().parents[1]

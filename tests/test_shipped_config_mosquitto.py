@@ -31,8 +31,8 @@ from edge.config import DeviceConfig, MqttConfig, TlsConfig
 from edge.monitor import Consumer
 from edge.store import Outbox
 from edge.transport.mqtt import MqttPublisher
-from tests.support.ci import require_binary
 from tests.helpers import wait_until
+from tests.support.ci import require_binary
 from tests.support.shipped_broker import PrivateNet, ShippedMosquitto, make_pki, require_namespaces
 
 ROOT = Path(__file__).resolve().parents[1]
