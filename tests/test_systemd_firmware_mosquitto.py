@@ -1,8 +1,14 @@
-"""firmware_config/mosquitto/central.acl enforced by a real Mosquitto: each terminal stays in its own topic prefix."""
+"""The ACL make-acl.py builds from central.acl and a device list, enforced by a real Mosquitto; make-acl.py's input checks.
+
+A quick check on a broker of the test's own (plain, loopback); tests/test_shipped_config_mosquitto.py
+runs the complete shipped configuration.
+"""
 
 from __future__ import annotations
 
 import queue
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,14 +19,23 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.mqtt import start_mosquitto
 
-ACL = Path(__file__).resolve().parents[1] / "firmware_config" / "mosquitto" / "central.acl"
+MAKE_ACL = Path(__file__).resolve().parents[1] / "firmware_config" / "mosquitto" / "make-acl.py"
 USERS = ("dev-a", "dev-b", "operator", "central")
+DEVICES = "device_id,region\n# the programme office's list\ndev-a,jabar\ndev-b,jabar\n"
+
+
+def make_acl(devices: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(MAKE_ACL), str(devices)], capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
 def central_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A Mosquitto on a free loopback port using the shipped central.acl and a password per user; yields the port."""
-    server = start_mosquitto(tmp_path_factory.mktemp("central-broker"), acl_file=ACL, user_names=USERS, tls=False)
+    work = tmp_path_factory.mktemp("central-broker")
+    (work / "devices.csv").write_text(DEVICES)
+    acl = work / "tepat.acl"
+    acl.write_text(make_acl(work / "devices.csv").stdout)
+    server = start_mosquitto(work / "broker", acl_file=acl, user_names=USERS, tls=False)
     try:
         yield server.port
     finally:
@@ -70,7 +85,7 @@ def test_terminal_publishes_only_under_its_own_prefix(central_broker: int) -> No
     dev_a = Client(central_broker, "dev-a")
     operator = Client(central_broker, "operator")
     try:
-        operator.subscribe("tepat/v1/#")
+        operator.subscribe("tepat/v1/#")  # delivery is filtered by the ACL: records, status, health
         assert dev_a.publish("tepat/v1/jabar/dev-a/event/verification") == 0
         assert dev_a.publish("tepat/v1/jabar/dev-a/health") == 0
         assert dev_a.publish("tepat/v1/jabar/dev-b/event/verification") == 135
@@ -94,3 +109,28 @@ def test_commands_reach_only_their_terminal(central_broker: int) -> None:
     finally:
         for c in (dev_a, dev_b, central):
             c.close()
+
+
+def test_make_acl_pins_each_terminal_to_its_region(tmp_path: Path) -> None:
+    """One block per listed terminal with its region written out; no '+' rule a terminal could use."""
+    (tmp_path / "devices.csv").write_text(DEVICES)
+    out = make_acl(tmp_path / "devices.csv")
+    assert out.returncode == 0 and out.stderr == ""
+    assert "user dev-a\ntopic write tepat/v1/jabar/dev-a/event/#\ntopic write tepat/v1/jabar/dev-a/status\n" in out.stdout
+    assert "topic read tepat/v1/jabar/dev-b/cmd/#" in out.stdout
+    assert not [line for line in out.stdout.splitlines() if line.startswith("pattern")]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("dev-a,jabar\ndev-a,sumut\n", "line 2: device_id 'dev-a' already listed on line 1"),
+    ("dev-a,jabar,extra\n", "line 1: expected 'device_id,region'"),
+    ("dev-a,+\n", "line 1: bad region '+'"),
+    ("Dev A,jabar\n", "line 1: bad device_id 'Dev A'"),
+    ("operator,jabar\n", "line 1: 'operator' is a reserved user name"),
+    ("# nothing yet\n", "no terminals listed"),
+])
+def test_make_acl_refuses_a_bad_device_list_with_one_line(tmp_path: Path, text: str, error: str) -> None:
+    (tmp_path / "devices.csv").write_text(text)
+    out = make_acl(tmp_path / "devices.csv")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and error in out.stderr and "Traceback" not in out.stderr

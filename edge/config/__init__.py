@@ -8,6 +8,7 @@ levels), e.g. ``TEPAT__MQTT__PORT=8883``. Values are parsed as JSON when they ca
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from edge.errors import ConfigError, EdgeError
 from edge.safejson import InputTooDeep, toml_loads_bounded
 
 ENV_PREFIX = "TEPAT__"
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "EdgeConfig",
@@ -136,6 +138,9 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
         data = _merge(data, overrides)
         source = f"{source} + environment"
     try:
-        return EdgeConfig.model_validate(data)
+        cfg = EdgeConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(source, exc)) from None
+    for warning in cfg.mqtt.security_warnings(environ):
+        logger.warning("%s: %s", source, warning)
+    return cfg

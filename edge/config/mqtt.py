@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -45,3 +47,26 @@ class MqttConfig(Section):
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
         return self
+
+    def security_warnings(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Settings that work but expose a secret: a password sent over plain MQTT to a host that is not loopback.
+
+        ``environ`` is checked for ``$TEPAT_MQTT_PASSWORD`` (the password's third source). Pure: the
+        caller logs the lines (``load_config`` does, once per load).
+        """
+        has_password = bool(self.password or self.password_file or (self.username and (environ or {}).get("TEPAT_MQTT_PASSWORD")))
+        if not self.enabled or self.tls is not None or not has_password or is_loopback(self.host):
+            return []
+        return [f"mqtt: the password goes to {self.host}:{self.port} over plain MQTT (no TLS): anyone on the network path can "
+                "read it and log in as this terminal; add an [mqtt.tls] section (port 8883)"]
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); a name that needs DNS is not."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
