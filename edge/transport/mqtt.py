@@ -41,6 +41,8 @@ ACK_FLUSH_S = 0.05
 CONNACK_TIMEOUT_S = 10.0
 AUTH_CODES_311 = {4: "bad user name or password", 5: "not authorised"}
 AUTH_CODES_5 = {134, 135, 138, 140}  # bad user/password, not authorized, banned, bad auth method
+REFUSED_STREAK = 3  # MQTT 3.1.1 has no negative PUBACK: a broker that drops us this often on the same record refuses it
+FD_SETSIZE = 1024  # paho 2.x waits with select(), which cannot watch a descriptor >= 1024 (docs/MQTT.md)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class MqttPublisher:
         self._connack: int | None = None  # None = waiting, 0 = accepted, >0 = refused
         self._connack_reason = ""
         self._session_failed = ""
+        self._drop_streak: tuple[int, int] = (0, 0)  # (oldest unacked record seq at the last drop, drops in a row on it)
 
     # -- public ------------------------------------------------------------
     @property
@@ -198,6 +201,14 @@ class MqttPublisher:
             except (OSError, ssl.SSLError, ValueError) as exc:
                 self._set(link_state="down", last_error=f"connect: {exc}")
                 return False
+            sock = client.socket()
+            fd = sock.fileno() if sock is not None else -1
+            if fd >= FD_SETSIZE:
+                msg = (f"socket descriptor {fd} is above select()'s limit of {FD_SETSIZE - 1}: the MQTT client cannot use it "
+                       "(too many files open in this process)")
+                logger.error("MQTT %s", msg)
+                self._set(link_state="down", last_error=msg)
+                return False
             deadline = time.monotonic() + CONNACK_TIMEOUT_S
             last_flush = time.monotonic()
             while not self._stop.is_set():
@@ -228,6 +239,8 @@ class MqttPublisher:
                 self._say_goodbye(client, outbox)
         finally:
             unacked = [key for key, _, _ in self._inflight.values() if key]
+            if connected and not self._stop.is_set():
+                self._note_drop(min((seq for key, seq, _ in self._inflight.values() if key), default=0))
             if unacked:
                 outbox.record_attempt(unacked)
             self._inflight.clear()
@@ -239,6 +252,22 @@ class MqttPublisher:
             if self.link_state == "up":
                 self._set(link_state="down", connected_since=None)
         return connected
+
+    def _note_drop(self, oldest_unacked: int) -> None:
+        """MQTT 3.1.1: a broker that closes the session every time one record is published is refusing it (ACL)."""
+        if self.cfg.protocol != "3.1.1" or not oldest_unacked:
+            self._drop_streak = (0, 0)
+            return
+        seq, count = self._drop_streak
+        count = count + 1 if seq == oldest_unacked else 1
+        self._drop_streak = (oldest_unacked, count)
+        if count >= REFUSED_STREAK:
+            msg = (f"broker closed the connection {count} times in a row when record seq {oldest_unacked} was published: "
+                   f"it refuses the topic (check the broker ACL for user {self.cfg.username})")
+            if self.link_state != "auth_failed":
+                logger.error("MQTT %s; it stays in the outbox", msg)
+            with self._lock:
+                self._stats = replace(self._stats, refused=self._stats.refused + 1, link_state="auth_failed", last_error=msg)
 
     def _on_session_up(self, client: mqtt.Client) -> None:
         online = StatusPayload(device_id=self.device.device_id, state="online", software=__version__)
@@ -272,6 +301,7 @@ class MqttPublisher:
             return
         keys, self._acked = self._acked, []
         outbox.mark_delivered(keys)
+        self._drop_streak = (0, 0)
         with self._lock:
             self._stats = replace(self._stats, acked=self._stats.acked + len(keys))
 
