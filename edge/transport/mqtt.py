@@ -100,6 +100,9 @@ class MqttPublisher:
         self._connack_reason = ""
         self._session_failed = ""
         self._drop_streak: tuple[int, int] = (0, 0)  # (oldest unacked record seq at the last drop, drops in a row on it)
+        self._progress = False
+        self._failed_seq = 0
+        self._session_started: float | None = None
 
     # -- public ------------------------------------------------------------
     @property
@@ -165,7 +168,7 @@ class MqttPublisher:
                     ok = False
                 if self._stop.is_set():
                     break
-                attempt = 1 if ok else attempt + 1
+                attempt = 1 if ok and self._session_progress() else attempt + 1  # a session dropped at once is no progress
                 delay = backoff_delay(attempt, self.cfg.reconnect_min_s, self.cfg.reconnect_max_s, self._rng)
                 if self.link_state == "auth_failed":
                     delay = max(delay, min(self.cfg.reconnect_max_s, 10.0))
@@ -180,6 +183,9 @@ class MqttPublisher:
         self._inflight.clear()
         self._acked.clear()
         self._sent_seq = 0
+        self._progress = False
+        self._failed_seq = 0
+        self._session_started = time.monotonic()
         self._connack = None
         self._session_failed = ""
         try:
@@ -240,7 +246,9 @@ class MqttPublisher:
         finally:
             unacked = [key for key, _, _ in self._inflight.values() if key]
             if connected and not self._stop.is_set():
-                self._note_drop(min((seq for key, seq, _ in self._inflight.values() if key), default=0))
+                outstanding = [seq if key else -1 for key, seq, _ in self._inflight.values()]  # -1: the status message
+                outstanding += [self._failed_seq] if self._failed_seq else []
+                self._note_drop(min(outstanding, default=0))
             if unacked:
                 outbox.record_attempt(unacked)
             self._inflight.clear()
@@ -253,19 +261,25 @@ class MqttPublisher:
                 self._set(link_state="down", connected_since=None)
         return connected
 
+    def _session_progress(self) -> bool:
+        """The last session delivered something or lasted a while (so the backoff may start again from the minimum)."""
+        since = self._session_started
+        return self._progress or (since is not None and time.monotonic() - since > 5.0)
+
     def _note_drop(self, oldest_unacked: int) -> None:
-        """MQTT 3.1.1: a broker that closes the session every time one record is published is refusing it (ACL)."""
-        if self.cfg.protocol != "3.1.1" or not oldest_unacked:
+        """MQTT 3.1.1 has no negative PUBACK: a broker that closes the session again and again while something is
+        outstanding, with nothing acknowledged in between, is refusing it (typically the ACL)."""
+        if self.cfg.protocol != "3.1.1" or not oldest_unacked or self._progress:
             self._drop_streak = (0, 0)
             return
-        seq, count = self._drop_streak
-        count = count + 1 if seq == oldest_unacked else 1
+        count = self._drop_streak[1] + 1
         self._drop_streak = (oldest_unacked, count)
         if count >= REFUSED_STREAK:
-            msg = (f"broker closed the connection {count} times in a row when record seq {oldest_unacked} was published: "
+            what = "the status message" if oldest_unacked < 0 else f"record seq {oldest_unacked}"
+            msg = (f"broker closed the connection {count} times in a row with {what} outstanding: "
                    f"it refuses the topic (check the broker ACL for user {self.cfg.username})")
             if self.link_state != "auth_failed":
-                logger.error("MQTT %s; it stays in the outbox", msg)
+                logger.error("MQTT %s; records stay in the outbox", msg)
             with self._lock:
                 self._stats = replace(self._stats, refused=self._stats.refused + 1, link_state="auth_failed", last_error=msg)
 
@@ -274,8 +288,10 @@ class MqttPublisher:
         info = client.publish(self.status_topic, online.model_dump_json(), qos=1, retain=True)
         self._inflight[info.mid] = ("", 0, self.status_topic)  # records wait until the broker accepts our status
         client.subscribe(self.cmd_filter, qos=1)
+        refused = self._drop_streak[1] >= REFUSED_STREAK  # stays auth_failed until something is acknowledged
         with self._lock:
-            self._stats = replace(self._stats, link_state="up", connected_since=time.time(), sessions=self._stats.sessions + 1, last_error=None)
+            self._stats = replace(self._stats, link_state="auth_failed" if refused else "up", connected_since=time.time(),
+                                  sessions=self._stats.sessions + 1, last_error=self._stats.last_error if refused else None)
         tls = ", TLS" if self.cfg.tls else ""
         logger.info("MQTT link up: %s:%d (MQTT %s%s) as %s", self.cfg.host, self.cfg.port, self.cfg.protocol, tls, self.device.device_id)
 
@@ -289,6 +305,7 @@ class MqttPublisher:
             info = client.publish(topic, item.payload_json, qos=1, retain=item.topic_suffix in RETAINED_SUFFIXES)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self._session_failed = f"publish failed ({mqtt.error_string(info.rc)})"
+                self._failed_seq = item.seq
                 return
             self._inflight[info.mid] = (item.key, item.seq, topic)
             self._sent_seq = item.seq
@@ -302,6 +319,9 @@ class MqttPublisher:
         keys, self._acked = self._acked, []
         outbox.mark_delivered(keys)
         self._drop_streak = (0, 0)
+        self._progress = True
+        if self.link_state == "auth_failed" and not self._session_failed:
+            self._set(link_state="up", last_error=None)
         with self._lock:
             self._stats = replace(self._stats, acked=self._stats.acked + len(keys))
 
