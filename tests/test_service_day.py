@@ -79,10 +79,12 @@ def test_descriptors_flat_and_uploader_recovers(tmp_path: Path, mosquitto_fresh)
     assert code == 0 and "Traceback" not in run.log_text(), run.log_text()[-3000:]
 
 
-def test_second_instance_refused(tmp_path: Path) -> None:
-    """Item 2: a second `edge run` on the same state directory (another port) exits 2 with one line; the first keeps serving."""
-    config = write_terminal(tmp_path)
+def test_second_instance_refused(tmp_path: Path, mosquitto_fresh) -> None:
+    """Item 2: a second `edge run` on the same state directory (another port) exits 2 with one line; the first keeps
+    serving, and central receives exactly one payout for the recipient."""
+    config = write_terminal(tmp_path, broker=mosquitto_fresh)
     first = EdgeRun(config).start()
+    consumer = consumer_for(mosquitto_fresh)
     try:
         second = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "run", "--port", "0"], cwd=ROOT,
                                 capture_output=True, text=True, timeout=120, env={**os.environ, "NOTIFY_SOCKET": ""})
@@ -95,9 +97,13 @@ def test_second_instance_refused(tmp_path: Path) -> None:
         assert status == 200, paid
         status, again = first.claim("PKH-00001")
         assert status == 200 and again["reason_code"] == "already_claimed", again
+        records = outbox_records(tmp_path / "state")
+        wait(lambda: {r["idempotency_key"] for r in records} <= consumer.state.seen, 60, "the records at the consumer")
     finally:
+        consumer.stop()
         assert first.stop() == 0, first.log_text()[-3000:]
-    assert all(len(v) == 1 for v in payouts(outbox_records(tmp_path / "state")).values())
+    assert [len(v) for v in payouts(records).values()] == [1]
+    assert view(consumer).outcomes.get("accept", 0) == 1, view(consumer).outcomes
 
 
 @pytest.fixture
@@ -129,10 +135,10 @@ def fill(folder: Path, leave_bytes: int) -> Path:
     return filler
 
 
-def test_disk_full_is_the_storage_message(tmp_path: Path, small_disk: Path) -> None:
+def test_disk_full_is_the_storage_message(tmp_path: Path, small_disk: Path, mosquitto_fresh) -> None:
     """Item 3: claims and payouts on a full disk get 507 + the bilingual storage message; nothing half-recorded; recovers."""
     work = small_disk / "t"
-    config = write_terminal(work, store={"min_free_mb": 1}, service={"health_interval_s": 1})
+    config = write_terminal(work, broker=mosquitto_fresh, store={"min_free_mb": 1}, service={"health_interval_s": 1})
     run = EdgeRun(config, log=tmp_path / "edge-run.log").start()
     try:
         status, refer = run.claim("PKH-00001")
@@ -309,9 +315,10 @@ def view(consumer: Consumer):  # noqa: ANN201
     return consumer.state.devices.get("dev-1") or type("Nothing", (), {"pending": None})()
 
 
-def test_request_id_replays_and_outbox_list(tmp_path: Path) -> None:
+def test_request_id_replays_and_outbox_list(tmp_path: Path, mosquitto_fresh) -> None:
     """Item 6: a retry with the same request_id (also after kill -9) returns the stored decision; the response has the outbox seq."""
-    config = write_terminal(tmp_path)
+    config = write_terminal(tmp_path, broker=mosquitto_fresh)
+    consumer = consumer_for(mosquitto_fresh)
     run = EdgeRun(config).start()
     status, first = run.claim("PKH-00002", request_id="counter-1-0001")
     assert status == 200 and first["replayed"] is False and first["seq"] == 1, first
@@ -322,12 +329,15 @@ def test_request_id_replays_and_outbox_list(tmp_path: Path) -> None:
     assert (again["idempotency_key"], again["seq"], again["outcome"]) == (first["idempotency_key"], first["seq"], first["outcome"])
     status, other = run.claim("PKH-00002", request_id="counter-1-0002")
     assert status == 200 and other["seq"] == 2 and other["idempotency_key"] != first["idempotency_key"]
+    wait(lambda: {first["idempotency_key"], other["idempotency_key"]} <= consumer.state.seen, 60, "both records at the consumer")
+    consumer.stop()
     assert run.stop() == 0
+    assert view(consumer).unique == 2 and view(consumer).last_seq == 2
     records = outbox_records(tmp_path / "state")
     assert [r["idempotency_key"] for r in records] == [first["idempotency_key"], other["idempotency_key"]]
     assert records[0]["seq"] == records[0]["payload"]["seq"] == 1
     listed = edge(config, "outbox", "list", "--json", "--key", first["idempotency_key"])
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert len(rows) == 1 and rows[0]["seq"] == 1 and rows[0]["state"] == "pending" and rows[0]["created_at"].endswith("+00:00"), listed.stdout
+    assert len(rows) == 1 and rows[0]["seq"] == 1 and rows[0]["state"] == "delivered" and rows[0]["created_at"].endswith("+00:00"), listed.stdout
     future = edge(config, "outbox", "list", "--json", "--since", "2999-01-01T00:00:00Z")
     assert future.returncode == 0 and future.stdout.strip() == ""
