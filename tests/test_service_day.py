@@ -332,7 +332,7 @@ def test_request_id_replays_and_outbox_list(tmp_path: Path, mosquitto_fresh) -> 
     wait(lambda: {first["idempotency_key"], other["idempotency_key"]} <= consumer.state.seen, 60, "both records at the consumer")
     consumer.stop()
     assert run.stop() == 0
-    assert view(consumer).unique == 2 and view(consumer).last_seq == 2
+    assert view(consumer).outcomes == {"refer": 2} and view(consumer).last_seq == 2 and view(consumer).gaps == 0
     records = outbox_records(tmp_path / "state")
     assert [r["idempotency_key"] for r in records] == [first["idempotency_key"], other["idempotency_key"]]
     assert records[0]["seq"] == records[0]["payload"]["seq"] == 1
