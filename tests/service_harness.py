@@ -103,12 +103,13 @@ class EdgeRun:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     log: Path | None = None
+    env: dict = field(default_factory=lambda: {"NOTIFY_SOCKET": ""})
 
     def start(self, *, wait: bool = True, timeout: float = 180.0) -> "EdgeRun":
         self.log = self.log or self.config.parent / f"edge-run-{self.port}.log"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(self.config), "run", "--port", str(self.port)],
-                                         cwd=ROOT, env={**os.environ, "NOTIFY_SOCKET": ""}, stdout=log, stderr=subprocess.STDOUT)
+                                         cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready(timeout)
         return self

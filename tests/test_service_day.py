@@ -79,6 +79,36 @@ def test_descriptors_flat_and_uploader_recovers(tmp_path: Path, mosquitto_fresh)
     assert code == 0 and "Traceback" not in run.log_text(), run.log_text()[-3000:]
 
 
+def test_wedged_uploader_is_seen_and_healed(tmp_path: Path, notify_socket) -> None:
+    """Item 1: records pending, the broker's port answering, the publisher never connected: the uploader_stuck alarm on
+    the status page and /metrics, then no more watchdog keep-alives (systemd would restart the service)."""
+    import socket
+
+    mute = socket.socket()  # accepts TCP like a broker but never answers CONNECT: the publisher cannot connect
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(50)
+    broker = type("Mute", (), {"host": "127.0.0.1", "port": mute.getsockname()[1], "passwords": {}})()
+    config = write_terminal(tmp_path, broker=broker, service={"uploader_stuck_alarm_s": 1, "uploader_stuck_restart_s": 4})
+    run = EdgeRun(config, env={"NOTIFY_SOCKET": str(notify_socket.path)}).start()
+    try:
+        notify_socket.wait_for(lambda m: "WATCHDOG=1" in m, 60)  # keep-alives flow while healthy
+        assert run.claim("X-1")[0] == 200
+        wait(lambda: "uploader_stuck" in run.request("GET", "/api/status")[1]["alarms"], 60, "the uploader_stuck alarm")
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{run.port}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
+        assert 'tepat_alarm{device_id="dev-1",alarm="uploader_stuck"} 1' in metrics
+        wait(lambda: run.request("GET", "/api/status")[1]["service_state"] == "degraded", 60, "service degraded")
+        notify_socket.drain(1.0)
+        silent = notify_socket.drain(3.0)
+        assert not any(m.startswith("WATCHDOG=1") for m in silent), silent
+        assert "uploader stuck" in run.log_text()
+    finally:
+        run.stop()
+        mute.close()
+
+
 def test_second_instance_refused(tmp_path: Path, mosquitto_fresh) -> None:
     """Item 2: a second `edge run` on the same state directory (another port) exits 2 with one line; the first keeps
     serving, and central receives exactly one payout for the recipient."""
