@@ -17,6 +17,13 @@ class SharedOutbox:
     def __init__(self, factory: Callable[[], Any]) -> None:
         self._outbox = factory()  # open (and check) the file now
 
+    @property
+    def path(self) -> Any:
+        return self._outbox.path
+
+    def _here(self) -> Any:  # the old per-thread accessor, kept for callers that still use it
+        return self._outbox
+
     def append(self, *args: Any, **kwargs: Any) -> Any:
         return self._outbox.append(*args, **kwargs)
 
