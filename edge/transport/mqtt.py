@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import ssl
 import threading
 import time
@@ -29,6 +30,7 @@ from edge.messages import StatusPayload
 from edge.store.outbox import Outbox
 from edge.transport import topics
 from edge.transport.backoff import backoff_delay
+from edge.transport.refusal import STATUS_MESSAGE, RefusalTracker
 from edge.transport.client import SESSION_EXPIRY_S, connect_options, make_client, read_password
 from edge.transport.router import inbound_problem
 
@@ -41,7 +43,7 @@ ACK_FLUSH_S = 0.05
 CONNACK_TIMEOUT_S = 10.0
 AUTH_CODES_311 = {4: "bad user name or password", 5: "not authorised"}
 AUTH_CODES_5 = {134, 135, 138, 140}  # bad user/password, not authorized, banned, bad auth method
-REFUSED_STREAK = 3  # MQTT 3.1.1 has no negative PUBACK: a broker that drops us this often on the same record refuses it
+REFUSED_STREAK = 3  # MQTT 3.1.1 has no negative PUBACK: see edge.transport.refusal
 FD_SETSIZE = 1024  # paho 2.x waits with select(), which cannot watch a descriptor >= 1024 (docs/MQTT.md)
 
 
@@ -99,7 +101,8 @@ class MqttPublisher:
         self._connack: int | None = None  # None = waiting, 0 = accepted, >0 = refused
         self._connack_reason = ""
         self._session_failed = ""
-        self._drop_streak: tuple[int, int] = (0, 0)  # (oldest unacked record seq at the last drop, drops in a row on it)
+        self._refusal = RefusalTracker(REFUSED_STREAK)
+        self._mark_error = ""
         self._progress = False
         self._failed_seq = 0
         self._session_started: float | None = None
@@ -246,7 +249,7 @@ class MqttPublisher:
         finally:
             unacked = [key for key, _, _ in self._inflight.values() if key]
             if connected and not self._stop.is_set():
-                outstanding = [seq if key else -1 for key, seq, _ in self._inflight.values()]  # -1: the status message
+                outstanding = [seq if key else STATUS_MESSAGE for key, seq, _ in self._inflight.values()]
                 outstanding += [self._failed_seq] if self._failed_seq else []
                 self._note_drop(min(outstanding, default=0))
             if unacked:
@@ -267,16 +270,11 @@ class MqttPublisher:
         return self._progress or (since is not None and time.monotonic() - since > 5.0)
 
     def _note_drop(self, oldest_unacked: int) -> None:
-        """MQTT 3.1.1 has no negative PUBACK: a broker that closes the session again and again while something is
-        outstanding, with nothing acknowledged in between, is refusing it (typically the ACL)."""
-        if self.cfg.protocol != "3.1.1" or not oldest_unacked or self._progress:
-            self._drop_streak = (0, 0)
+        """MQTT 3.1.1: repeated drops with a publish outstanding and nothing acknowledged mean the broker refuses it."""
+        if self.cfg.protocol != "3.1.1":
             return
-        count = self._drop_streak[1] + 1
-        self._drop_streak = (oldest_unacked, count)
-        if count >= REFUSED_STREAK:
-            what = "the status message" if oldest_unacked < 0 else f"record seq {oldest_unacked}"
-            msg = (f"broker closed the connection {count} times in a row with {what} outstanding: "
+        if self._refusal.dropped(oldest_unacked, self._progress):
+            msg = (f"broker closed the connection {self._refusal.streak} times in a row with {self._refusal.what()} outstanding: "
                    f"it refuses the topic (check the broker ACL for user {self.cfg.username})")
             if self.link_state != "auth_failed":
                 logger.error("MQTT %s; records stay in the outbox", msg)
@@ -288,7 +286,7 @@ class MqttPublisher:
         info = client.publish(self.status_topic, online.model_dump_json(), qos=1, retain=True)
         self._inflight[info.mid] = ("", 0, self.status_topic)  # records wait until the broker accepts our status
         client.subscribe(self.cmd_filter, qos=1)
-        refused = self._drop_streak[1] >= REFUSED_STREAK  # stays auth_failed until something is acknowledged
+        refused = self._refusal.refused  # stays auth_failed until something is acknowledged
         with self._lock:
             self._stats = replace(self._stats, link_state="auth_failed" if refused else "up", connected_since=time.time(),
                                   sessions=self._stats.sessions + 1, last_error=self._stats.last_error if refused else None)
@@ -317,8 +315,15 @@ class MqttPublisher:
         if not self._acked:
             return
         keys, self._acked = self._acked, []
-        outbox.mark_delivered(keys)
-        self._drop_streak = (0, 0)
+        try:
+            outbox.mark_delivered(keys)
+        except sqlite3.OperationalError as exc:  # e.g. the disk is full: they stay pending and are sent again later
+            if not self._mark_error:
+                logger.warning("MQTT publisher cannot mark %d records delivered (%s); they will be sent again", len(keys), exc)
+            self._mark_error = str(exc)
+            return
+        self._mark_error = ""
+        self._refusal.acknowledged()
         self._progress = True
         if self.link_state == "auth_failed" and not self._session_failed:
             self._set(link_state="up", last_error=None)
