@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edge.monitor import Consumer
 from simulator.netfault import FaultProxy
-from tests.fixtures_mqtt import mqtt_config
+from tests.support.mqtt import mqtt_config
 from tests.service_harness import EdgeRun, outbox_records, payouts, write_terminal
 
 

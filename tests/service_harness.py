@@ -1,10 +1,11 @@
 """`edge run` as a real process with its claim API, a real Mosquitto, a fault proxy and a QoS 1 consumer.
 
 Used by tests/test_service_day.py (the issue-11 regressions) and tests/test_service_soak.py.
-A terminal here has a folder camera, the committed models, no GPS, and an installed signed roster
-whose recipients have no template for the real embedder: a claim for them is referred without the
-camera ("no_template"), an officer override then pays (a disbursement); a claim for anyone else
-is rejected ("unknown_recipient"). So every claim is a signed record, cheap to make, and payouts
+A terminal here has a folder camera, the committed models, no GPS, a signed officer list (OFF-7,
+OFF-8, supervisor SUP-1; PINs made per run) and an installed signed roster whose recipients have
+no template for the real embedder: a claim for them is referred without the camera
+("no_template"), an override by the signed-in officer with the supervisor as second officer then
+pays (a disbursement); a claim for anyone else is rejected ("unknown_recipient"). So every claim is a signed record, cheap to make, and payouts
 can be counted.
 """
 
@@ -14,7 +15,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,13 +25,9 @@ from typing import Any
 import numpy as np
 import tomli_w
 
+from tests.support.net import free_port
+
 ROOT = Path(os.environ.get("TEPAT_CODE_UNDER_TEST") or Path(__file__).resolve().parents[1])  # another checkout to prove a test fails there
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_vitals(pid: int) -> dict[str, int]:
@@ -92,6 +88,14 @@ def write_terminal(work: Path, *, device: str = "dev-1", broker: Any = None, mqt
     out = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "roster", "import", "--no-recompute",
                           str(work / "roster.json")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+    from tests.fixtures_claim import signed_officer_list
+
+    officers, pins = signed_officer_list(issuer)
+    (work / "officers.json").write_text(json.dumps(officers))
+    (work / "pins.json").write_text(json.dumps(pins))
+    out = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), "officers", "import", str(work / "officers.json")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
     return config
 
 
@@ -104,6 +108,11 @@ class EdgeRun:
     proc: subprocess.Popen | None = None
     log: Path | None = None
     env: dict = field(default_factory=lambda: {"NOTIFY_SOCKET": ""})
+    cookie: str | None = None
+
+    @property
+    def pins(self) -> dict[str, str]:
+        return json.loads((self.config.parent / "pins.json").read_text())
 
     def start(self, *, wait: bool = True, timeout: float = 180.0) -> "EdgeRun":
         self.log = self.log or self.config.parent / f"edge-run-{self.port}.log"
@@ -112,7 +121,14 @@ class EdgeRun:
                                          cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready(timeout)
+            self.sign_in()
         return self
+
+    def sign_in(self, officer: str = "OFF-7") -> None:
+        self.cookie = None
+        status, body, headers = self.request_full("POST", "/api/session", {"officer_id": officer, "pin": self.pins[officer]})
+        assert status == 200, body
+        self.cookie = headers["Set-Cookie"].split(";")[0]
 
     def wait_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
@@ -129,22 +145,30 @@ class EdgeRun:
         raise AssertionError(f"edge run not ready within {timeout} s: {self.log_text()[-3000:]}")
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 60.0) -> tuple[int, dict]:
+        status, data, _ = self.request_full(method, path, body, timeout)
+        return status, data
+
+    def request_full(self, method: str, path: str, body: dict | None = None, timeout: float = 60.0) -> tuple[int, dict, Any]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
-            conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
+            headers = {"Content-Type": "application/json"} if data else {}
+            if self.cookie:
+                headers["Cookie"] = self.cookie
+            conn.request(method, path, body=data, headers=headers)
             resp = conn.getresponse()
             raw = resp.read()
-            return resp.status, (json.loads(raw) if raw else {})
+            return resp.status, (json.loads(raw) if raw else {}), resp.headers
         finally:
             conn.close()
 
     def claim(self, recipient_id: str, **extra: Any) -> tuple[int, dict]:
-        return self.request("POST", "/api/claim", {"recipient_id": recipient_id, "officer_id": "OFF-1", **extra})
+        return self.request("POST", "/api/claim", {"recipient_id": recipient_id, **extra})
 
     def override_accept(self, original_key: str) -> tuple[int, dict]:
-        return self.request("POST", "/api/override", {"original_key": original_key, "outcome": "accept",
-                                                      "reason_code": "id_card_checked", "officer_id": "OFF-2"})
+        """Pay a referred claim: the signed-in officer with the supervisor as the second officer (two-person rule)."""
+        return self.request("POST", "/api/override", {"original_key": original_key, "outcome": "accept", "reason_code": "id_card_checked",
+                                                      "second_officer_id": "SUP-1", "second_pin": self.pins["SUP-1"]})
 
     def vitals(self) -> dict[str, int]:
         assert self.proc is not None

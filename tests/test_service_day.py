@@ -24,7 +24,7 @@ import pytest
 
 from edge.monitor import Consumer
 from simulator.netfault import FaultProxy
-from tests.fixtures_mqtt import mqtt_config
+from tests.support.mqtt import mqtt_config
 from tests.service_harness import ROOT, EdgeRun, outbox_records, payouts, write_terminal
 
 
