@@ -3,7 +3,8 @@
 Every route needs a signed-in officer (``edge.claim.http_auth``: ``POST /api/session`` first);
 records carry that officer. ``officer_id`` in a body is optional and must then be the signed-in one.
 
-``POST /api/claim`` {recipient_id?, attempt?} → the decision (1:1 with an id, else 1:N)
+``POST /api/claim`` {recipient_id?, attempt?, request_id?} → the decision (1:1 with an id, else 1:N); a retry with
+the same ``request_id`` returns the stored decision (``replayed: true``) instead of deciding again
 ``POST /api/enrol`` {recipient_id, confirmed: true} → first-payout enrolment
 ``POST /api/override`` {original_key, outcome, reason_code, note?, recipient_id?, second_officer_id?, second_pin?}
 ``GET /api/ledger/<recipient_id>`` → disbursements and decisions known for a recipient
@@ -33,6 +34,7 @@ class _Body(BaseModel):
 class ClaimRequest(_Body):
     recipient_id: str | None = Field(None, pattern=ID)
     attempt: int = Field(1, ge=1, le=10)
+    request_id: str | None = Field(None, pattern=ID, description="Client-chosen id; a retry with the same id returns the stored decision.")
 
 
 class EnrolRequest(_Body):
@@ -61,7 +63,8 @@ def register_routes(server: Any, svc: ClaimService, auth: OfficerAuth) -> None:
     def claim(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
         r = parse(ClaimRequest, req)
         _as(session, r)
-        return 200, svc.claim(r.recipient_id, officer_id=session.officer.officer_id, attempt=r.attempt).as_dict()
+        return 200, svc.claim(r.recipient_id, officer_id=session.officer.officer_id, attempt=r.attempt,
+                                 request_id=r.request_id).as_dict()
 
     def enrol_route(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
         r = parse(EnrolRequest, req)

@@ -24,7 +24,7 @@ from edge.claim.ledger import AlreadyPaidError
 from edge.claim.officer_store import AuthError, OfficerStore, SignedIn
 from edge.claim.officers import MAX_PIN, OFFICER_ID_PATTERN
 from edge.claim.sessions import Session, SessionManager
-from edge.errors import EdgeError, NotFoundError
+from edge.errors import EdgeError, NotFoundError, StorageFullError
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,8 @@ class OfficerAuth:
                 return error(409, str(exc), "already_paid")
             except NotFoundError as exc:
                 return error(404, str(exc), "not_found")
+            except StorageFullError as exc:  # the bilingual storage message, as 507 Insufficient Storage
+                return error(507, str(exc), "storage_full")
             except EdgeError as exc:
                 return error(400, str(exc), "refused")
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from edge.claim.decide import PriorClaim
-from edge.errors import EdgeError
+from edge.errors import EdgeError, StorageFullError
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,27 @@ CREATE TABLE IF NOT EXISTS evidence (idempotency_key TEXT PRIMARY KEY, blob BLOB
 """
 
 
+def storage_error(path: Path, exc: sqlite3.Error) -> EdgeError:
+    """The one storage message for a ledger write SQLite refused (disk full), else a plain error naming the file."""
+    text = str(exc)
+    if "full" in text.lower():
+        logger.error("ledger: the disk is full (%s)", text)
+        return StorageFullError(
+            f"storage full: SQLite could not write {path} ({text}); no new decisions can be recorded; "
+            "records already accepted are safe / Penyimpanan penuh: keputusan baru tidak dapat dicatat.")
+    return EdgeError(f"ledger {path}: cannot write: {text}")
+
+
 class AlreadyPaidError(EdgeError):
     """This terminal already paid the recipient in this period."""
+
+
+class LedgerBehind(Exception):
+    """The outbox holds ``record`` but the ledger could not commit it; the caller must :meth:`Ledger.catch_up` later."""
+
+    def __init__(self, record: dict[str, Any], disburse: bool) -> None:
+        super().__init__(record.get("idempotency_key"))
+        self.record, self.disburse = record, disburse
 
 
 @dataclass(frozen=True)
@@ -90,9 +110,16 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            raise storage_error(self.path, exc) from None
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise EdgeError(f"ledger {self.path} is not a usable SQLite database ({exc}); the file is kept for inspection, see docs/PI.md") from None
 
     def __enter__(self) -> "Ledger":
         return self
@@ -151,22 +178,71 @@ class Ledger:
 
         Raises :class:`AlreadyPaidError` if this terminal already paid the recipient this period.
         """
-        key = record["idempotency_key"]
+        self.record_with(record, disburse, lambda: record)
+
+    def record_with(self, draft: dict[str, Any], disburse: bool, make_durable: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Check and hold the disbursement, call ``make_durable()`` (the outbox append, which returns the
+        signed record), then store that record, all inside one ledger transaction.
+
+        A refusal (already paid here, disk full) happens *before* anything reaches the outbox, so a
+        refused payout is never published. If the ledger cannot commit after the outbox did, the
+        record is durable and published anyway: the error is logged and :meth:`catch_up` enters it later.
+        """
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise storage_error(self.path, exc) from None
+        try:
+            if disburse:
+                self._disburse(draft)
+            record = make_durable()
+            self._insert_decision(record)
+        except sqlite3.OperationalError as exc:
+            db.execute("ROLLBACK")
+            raise storage_error(self.path, exc) from None
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            logger.error("ledger: record %s is in the outbox but the ledger could not store it (%s); it is entered on the next claim",
+                         record.get("idempotency_key"), exc)
+            raise LedgerBehind(record, disburse) from None
+        return record
+
+    def _disburse(self, record: dict[str, Any]) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO disbursements VALUES (?, ?, ?, ?, ?, ?, 'local', NULL)",
+                (record["idempotency_key"], record["recipient_id"], record["period"], self.device_id, self.distribution_point,
+                 record["time"]["wall"]),
+            )
+        except sqlite3.IntegrityError:
+            raise AlreadyPaidError(f"recipient {record['recipient_id']} was already paid here in {record['period']}") from None
+
+    def _insert_decision(self, record: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (record["idempotency_key"], record["seq"], record["schema"], record.get("outcome") or record.get("new_outcome"),
+             record.get("recipient_id"), record.get("period"), record["time"]["wall"], json.dumps(record, sort_keys=True)),
+        )
+
+    def catch_up(self, record: dict[str, Any], disburse: bool) -> None:
+        """Enter a record the outbox already holds (after a failed commit or a crash between the two files)."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, record["seq"], record["schema"], record.get("outcome") or record.get("new_outcome"),
-                 record.get("recipient_id"), record.get("period"), record["time"]["wall"], json.dumps(record, sort_keys=True)),
-            )
-            if disburse:
+            if disburse and self._db.execute("SELECT 1 FROM disbursements WHERE idempotency_key = ?", (record["idempotency_key"],)).fetchone() is None:
                 try:
-                    self._db.execute(
-                        "INSERT INTO disbursements VALUES (?, ?, ?, ?, ?, ?, 'local', NULL)",
-                        (key, record["recipient_id"], record["period"], self.device_id, self.distribution_point, record["time"]["wall"]),
-                    )
-                except sqlite3.IntegrityError:
-                    raise AlreadyPaidError(f"recipient {record['recipient_id']} was already paid here in {record['period']}") from None
+                    self._disburse(record)
+                except AlreadyPaidError:
+                    logger.error("ledger: record %s pays %s, who was already paid here in %s: both records are published; "
+                                 "the central side reports the conflict", record["idempotency_key"], record["recipient_id"], record["period"])
+            self._insert_decision(record)
 
     def forget_conflict(self, local_key: str, other_key: str) -> None:
         """Un-mark a conflict whose record could not be queued, so the next central update reports it again."""

@@ -1,57 +1,49 @@
-"""The outbox from several threads: one ``Outbox`` connection per thread (SQLite connections are per-thread).
+"""The claim flow's outbox: one shared connection for every thread of the process.
 
-Claims run on the caller's thread; ``cmd/roster`` / ``cmd/ledger`` handlers run on the MQTT
-publisher's thread and append acknowledgements and conflict records from there.
+Claims run on the HTTP server's worker threads, ``cmd/roster`` / ``cmd/ledger`` handlers on the
+MQTT publisher's thread. Earlier each thread opened its own connection that was never closed
+(a thread per HTTP request leaked the database and WAL descriptors of every request); now one
+:class:`edge.store.outbox.Outbox` (its connection guarded by its own lock) serves them all and
+is closed exactly once, with the claim service.
 """
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-import threading
 from collections.abc import Callable
 from typing import Any
 
-logger = logging.getLogger(__name__)
 
-
-class PerThreadOutbox:
+class SharedOutbox:
     def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._local = threading.local()
-        self._opened: list[Any] = []
-        self._lock = threading.Lock()
-        self._here()  # open (and check) the file now, on the creating thread
+        self._outbox = factory()  # open (and check) the file now
 
-    def _here(self) -> Any:
-        ob = getattr(self._local, "outbox", None)
-        if ob is None:
-            ob = self._factory()
-            self._local.outbox = ob
-            with self._lock:
-                self._opened.append(ob)
-        return ob
+    @property
+    def path(self) -> Any:
+        return self._outbox.path
+
+    def _here(self) -> Any:  # the old per-thread accessor, kept for callers that still use it
+        return self._outbox
 
     def append(self, *args: Any, **kwargs: Any) -> Any:
-        return self._here().append(*args, **kwargs)
+        return self._outbox.append(*args, **kwargs)
+
+    def get(self, key: str) -> Any:
+        return self._outbox.get(key)
 
     def items(self, *args: Any, **kwargs: Any) -> Any:
-        return self._here().items(*args, **kwargs)
+        return self._outbox.items(*args, **kwargs)
 
     def stats(self) -> Any:
-        return self._here().stats()
+        return self._outbox.stats()
 
     def close(self) -> None:
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for ob in opened:
-            try:
-                ob.close()
-            except sqlite3.ProgrammingError:  # opened by another thread; SQLite closes it when that object is collected
-                pass
+        self._outbox.close()
 
-    def __enter__(self) -> "PerThreadOutbox":
+    def __enter__(self) -> "SharedOutbox":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+PerThreadOutbox = SharedOutbox  # the old name, kept for callers outside the service

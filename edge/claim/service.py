@@ -8,6 +8,7 @@ go through one lock, so a roster update never interleaves with a claim.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import numpy as np
 from edge.claim.decide import ClaimFacts, Decision, GpsVerdict, MatchResult, Thresholds, decide
 from edge.claim.evidence import seal_thumbnail, thumbnail_jpeg
 from edge.claim.face_engine import BurstAnalysis, FaceEngine
-from edge.claim.ledger import Ledger
+from edge.claim.ledger import Ledger, LedgerBehind
 from edge.claim.messages import officer_message
 from edge.claim.records import DecisionRecord, QualityInfo, Scores, sign_record
 from edge.claim.roster_store import RosterStore
@@ -61,11 +62,19 @@ class ClaimResult:
     record: DecisionRecord | None  # None for a retake prompt
     burst: BurstAnalysis | None = None
 
+    replayed: bool = False  # True when a retried request_id returned the decision stored earlier
+
     def as_dict(self) -> dict[str, Any]:
         d = self.decision
         return {"outcome": d.outcome, "reason_code": d.reason_code, "recipient_id": d.recipient_id, "message": d.message,
                 "flags": list(d.flags), "idempotency_key": self.record.idempotency_key if self.record else None,
+                "seq": self.record.seq if self.record else None, "replayed": self.replayed,
                 "record": self.record.model_dump(mode="json", by_alias=True) if self.record else None}
+
+
+def request_key(device_id: str, request_id: str) -> str:
+    """The idempotency key of the decision made for a client's ``request_id`` (the same on every retry)."""
+    return "req-" + hashlib.sha256(f"{device_id}\n{request_id}".encode()).hexdigest()[:32]
 
 
 class ClaimService:
@@ -90,6 +99,8 @@ class ClaimService:
         self.key, self.where, self.camera, self.burst_frames = signing_key, where, camera, burst_frames
         self.on_decision = on_decision
         self.lock = threading.RLock()
+        self._behind: list[LedgerBehind] = []
+        self._request_key: str | None = None  # records the outbox holds but the ledger could not commit yet
 
     # --- helpers -----------------------------------------------------------------------------
     def thresholds(self, mode: str) -> Thresholds:
@@ -102,24 +113,77 @@ class ClaimService:
         return [self.camera.capture().rgb for _ in range(self.burst_frames)]
 
     def emit(self, kind: str, record: Any, *, disburse: bool = False) -> Any:
-        """Sign, append to the outbox (durable), then enter in the ledger. Returns the signed record."""
-        signed = sign_record(record, self.key)
-        payload = signed.model_dump(mode="json", by_alias=True)
-        self.outbox.append(kind, payload, durable_class="record", idempotency_key=signed.idempotency_key,
-                           time_source=signed.time.source)
-        self.ledger.save_record(payload, disburse=disburse)
-        return signed
+        """Sign and record durably; returns the signed record.
+
+        The record's sequence number is allocated in the outbox transaction that stores it (no gaps
+        when a kill lands mid-claim); the ledger holds its transaction open around that append, so a
+        refused payout (already paid here, disk full) is refused before anything is published.
+        """
+        self.catch_up()
+        signed_holder: list[Any] = []
+
+        def build(seq: int) -> dict[str, Any]:
+            signed = sign_record(record.model_copy(update={"seq": seq}), self.key)
+            signed_holder.append(signed)
+            return signed.model_dump(mode="json", by_alias=True)
+
+        def make_durable() -> dict[str, Any]:
+            item = self.outbox.append(kind, build, durable_class="record", idempotency_key=record.idempotency_key,
+                                      time_source=record.time.source)
+            if not signed_holder:  # this key was stored before (a retried request): keep the stored record
+                signed_holder.append(type(record).model_validate(item.envelope().payload))
+            return signed_holder[-1].model_dump(mode="json", by_alias=True)
+
+        draft = record.model_dump(mode="json", by_alias=True)
+        try:
+            self.ledger.record_with(draft, disburse, make_durable)
+        except LedgerBehind as behind:
+            self._behind.append(behind)
+        return signed_holder[-1]
+
+    def catch_up(self) -> None:
+        """Enter records the ledger missed (its commit failed after the outbox stored them)."""
+        while self._behind:
+            b = self._behind[0]
+            self.ledger.catch_up(b.record, b.disburse)
+            self._behind.pop(0)
 
     def record_fields(self, w: Where) -> dict[str, Any]:
-        """The fields every record shares: a fresh idempotency key, the next sequence number, device, place, time."""
-        return {"idempotency_key": new_key(), "seq": self.ledger.next_seq(), "device_id": self.device_id,
+        """The fields every record shares: a fresh idempotency key, device, place, time; ``seq`` is set when stored."""
+        return {"idempotency_key": new_key(), "seq": 1, "device_id": self.device_id,
                 "distribution_point": self.point, "time": w.time, "position": w.position}
+
+    def replay(self, key: str) -> ClaimResult | None:
+        """The decision already recorded under ``key`` (ledger, else outbox), for a retried request; None if none."""
+        from edge.claim.decide import Decision
+
+        stored = self.ledger.record(key)
+        if stored is None:
+            item = self.outbox.get(key) if hasattr(self.outbox, "get") else None
+            if item is None:
+                return None
+            stored = item.envelope().payload
+            self.ledger.catch_up(stored, stored.get("outcome") == "accept")  # the crash came between outbox and ledger
+        rec = DecisionRecord.model_validate(stored)
+        d = Decision(rec.outcome, rec.reason_code, rec.recipient_id, rec.message, tuple(rec.flags))
+        return ClaimResult(d, rec, None, replayed=True)
 
     # --- the claim ---------------------------------------------------------------------------
     def claim(self, recipient_id: str | None = None, *, officer_id: str | None = None, attempt: int = 1,
-              frames: list[np.ndarray] | None = None) -> ClaimResult:
-        """Run one claim attempt (1:1 with ``recipient_id``, else 1:N) and record the decision."""
+              frames: list[np.ndarray] | None = None, request_id: str | None = None) -> ClaimResult:
+        """Run one claim attempt (1:1 with ``recipient_id``, else 1:N) and record the decision.
+
+        With a client ``request_id`` a retry returns the decision recorded for it instead of deciding again.
+        """
         with self.lock:
+            self.catch_up()
+            key = request_key(self.device_id, request_id) if request_id else None
+            if key is not None:
+                earlier = self.replay(key)
+                if earlier is not None:
+                    logger.info("Claim request %s was already decided (%s): returning the stored decision", request_id, key)
+                    return earlier
+            self._request_key = key
             mode = "1:1" if recipient_id else "1:N"
             sha = self.face.model_sha256
             state = self.roster.state()
@@ -158,8 +222,12 @@ class ClaimService:
                             margin=t.margin if t else None, liveness_score=f.liveness.score if f.liveness else None,
                             live=f.liveness.live if f.liveness else None)
             inst = self.roster.installed()
+            fields = self.record_fields(w)
+            if self._request_key:
+                fields["idempotency_key"] = self._request_key
+                self._request_key = None
             rec = DecisionRecord(
-                **self.record_fields(w), outcome=d.outcome, reason_code=d.reason_code, message=d.message,
+                **fields, outcome=d.outcome, reason_code=d.reason_code, message=d.message,
                 recipient_id=d.recipient_id, claimed_id=f.claimed_id, period=f.roster.period,
                 roster_version=inst.version if inst else None, officer_id=officer_id, scores=scores,
                 quality=QualityInfo(passed=q.passed, reason=q.reason, frames_ok=q.frames_ok, frames_total=q.frames_total) if q else None,

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pin-stdin", action="store_true", help="read the officer's PIN from the first line of standard input")
     p.add_argument("--image", type=Path, nargs="+", metavar="FILE", help="use these photos as the burst instead of the camera")
     p.add_argument("--enrol", action="store_true", help="first payout: record the face as the recipient's reference (needs --id, --officer)")
+    p.add_argument("--request-id", metavar="RID", help="client request id: running the command again with the same id "
+                   "prints the decision already recorded for it instead of deciding again")
     p.add_argument("--yes", action="store_true", help="with --enrol: the identity documents were checked (skip the question)")
     p.set_defaults(func=run_claim)
     o = sub.add_parser("override", help="officer override of a recorded decision (the original stays on record)")
@@ -105,7 +107,8 @@ def run_claim(args: argparse.Namespace) -> int:
                 if args.enrol:
                     result = enrol(svc, args.recipient_id, officer, frames).as_dict()
                 else:
-                    result = svc.claim(args.recipient_id, officer_id=officer.officer_id, attempt=attempt, frames=frames).as_dict()
+                    result = svc.claim(args.recipient_id, officer_id=officer.officer_id, attempt=attempt, frames=frames,
+                                       request_id=args.request_id).as_dict()
                 _say(result)
                 if result["outcome"] != "retake" or frames is not None:
                     break

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run the terminal service until SIGTERM/SIGINT. Tells systemd READY=1 after start-up and sends "
             "WATCHDOG=1 keep-alives only while the camera, matching and the outbox are healthy. Serves the "
-            "officer's status page, /api/status and Prometheus /metrics on service.http_host:http_port."
+            "officer's status page, /api/status and Prometheus /metrics on service.http_host:http_port. "
+            "Only one service may run per state directory: a second one exits with code 2. A damaged "
+            "database file stops start-up with one line naming it (exit 2); see `edge outbox salvage`."
         ),
     )
     p.add_argument("--port", type=int, metavar="N", help="status page port (overrides service.http_port)")
@@ -31,12 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.logs import setup_logging
     from edge.service.assemble import build_service
+    from edge.service.statelock import check_database, lock_state_dir
 
     cfg = config_from_args(args)
     if args.port is not None:
         if not 0 <= args.port <= 65535:
             raise ConfigError(f"--port {args.port}: a port is 0-65535")
         cfg.service.http_port = args.port
+    lock_state_dir(cfg.device.state_dir)  # before anything else is opened; held until the process exits
+    from edge.claim.keys import claim_paths
+
+    paths = claim_paths(cfg)
+    for path, what in ((cfg.outbox_path, "outbox"), (paths.ledger, "ledger"), (paths.roster, "roster")):
+        check_database(path, what)
     setup_logging(args.log_level or cfg.device.log_level, cfg.device.log_format)
     runner = build_service(cfg)
     return runner.run()

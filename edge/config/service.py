@@ -23,6 +23,8 @@ class ServiceConfig(Section):
     backlog_alarm_age_s: float = Field(3600.0, gt=0, description="Alarm when the oldest unpublished record is older than this.")
     disk_alarm_mb: float = Field(256.0, ge=0, description="Alarm when the state disk has less free space than this (MiB).")
     cpu_hot_c: float = Field(80.0, gt=0, le=125, description="Alarm at or above this SoC temperature.")
+    uploader_stuck_alarm_s: float = Field(60.0, gt=0, description="Alarm when records wait this long while the broker answers but the publisher is not connected.")
+    uploader_stuck_restart_s: float = Field(300.0, gt=0, description="After this long stuck, watchdog keep-alives stop so systemd restarts the service.")
 
     @model_validator(mode="after")
     def _probe_within_grace(self) -> "ServiceConfig":

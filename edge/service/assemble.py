@@ -38,13 +38,13 @@ def _need(module: str, what: str) -> Any:
 
 
 def outbox_stats_reader(outbox: Any) -> Callable[[], tuple[int, float | None]]:
-    """Adapt ``Outbox.stats()`` to ``(backlog, oldest_age_s)``."""
+    """Adapt ``Outbox.stats()`` to ``(backlog, oldest_age_s, quarantined)``."""
 
-    def read() -> tuple[int, float | None]:
+    def read() -> tuple[int, float | None, int]:
         stats = outbox.stats()
         pending = next((getattr(stats, n) for n in ("pending", "pending_count", "backlog") if hasattr(stats, n)), 0)
         oldest = next((getattr(stats, n) for n in ("oldest_pending_age_s", "oldest_age_s") if hasattr(stats, n)), None)
-        return int(pending), (None if oldest is None else float(oldest))
+        return int(pending), (None if oldest is None else float(oldest)), int(getattr(stats, "quarantined", 0) or 0)
 
     return read
 
@@ -173,7 +173,7 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
     )
     stats = outbox_stats_reader(outbox)
     if hasattr(outbox, "integrity_ok") and not outbox.integrity_ok():
-        raise EdgeError(f"outbox {cfg.outbox_path} failed its integrity check; keep the file for inspection and see docs/PI.md")
+        raise EdgeError(f"outbox {cfg.outbox_path} failed its integrity check; the file is kept: see `edge outbox salvage` (docs/MQTT.md)")
     components.append(CheckComponent("outbox", lambda: (stats(), True)[1], stop=getattr(outbox, "close", None)))
 
     sv = cfg.service
@@ -184,7 +184,9 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
         components.append(ClaimComponent(cfg, camera=camera, gps=gps, board=board, router=router, http=http))
 
     link_state: Callable[[], str] = lambda: "disabled"
+    reachable: Callable[[], bool] | None = None
     if cfg.mqtt.enabled:
+        reachable = broker_probe(cfg.mqtt.host, cfg.mqtt.port)
         mqtt_mod = _need("edge.transport.mqtt", "the MQTT publisher")
         from edge.claim.record_verify import verifier_for_config
 
@@ -196,9 +198,10 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
     components.extend(extra_components)
     collector = HealthCollector(
         device_id=device.device_id, version=__version__, state_dir=device.state_dir,
-        limits=HealthLimits(backlog_max_age_s=sv.backlog_alarm_age_s, disk_low_mb=sv.disk_alarm_mb, cpu_hot_c=sv.cpu_hot_c),
+        limits=HealthLimits(backlog_max_age_s=sv.backlog_alarm_age_s, disk_low_mb=sv.disk_alarm_mb, cpu_hot_c=sv.cpu_hot_c,
+                            uploader_stuck_s=sv.uploader_stuck_alarm_s),
         model_sha256=model_sha, outbox_stats=stats, gps_state=gps_state,
-        camera_state=lambda: camera.state, link_state=link_state,
+        camera_state=lambda: camera.state, link_state=link_state, broker_reachable=reachable,
     )
 
     def health_sink(snapshot: HealthSnapshot) -> None:
@@ -208,4 +211,19 @@ def build_service(cfg: EdgeConfig, *, extra_components: Sequence[Component] = ()
         for method, path, handler in routes:
             http.add_route(method, path, handler)
     return ServiceRunner(components, board=board, collector=collector, health_sink=health_sink, http=http,
-                         loop_interval_s=sv.loop_interval_s, health_interval_s=sv.health_interval_s)
+                         loop_interval_s=sv.loop_interval_s, health_interval_s=sv.health_interval_s,
+                         uploader_restart_s=sv.uploader_stuck_restart_s if cfg.mqtt.enabled else None)
+
+
+def broker_probe(host: str, port: int, timeout_s: float = 1.0) -> Callable[[], bool]:
+    """True when the broker accepts a TCP connection (asked only while records wait and the link is down)."""
+    import socket
+
+    def probe() -> bool:
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            return True
+        except OSError:
+            return False
+
+    return probe

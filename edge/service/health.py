@@ -67,6 +67,10 @@ class HealthSnapshot(BaseModel):
     gps_state: str = "unknown"
     camera_state: str = "unknown"
     link_state: str = "unknown"
+    outbox_quarantined: int | None = Field(None, ge=0, description="Rows set aside as corrupt or refused (never published); see edge outbox list --quarantined.")
+    uploader_stuck_s: float | None = Field(None, ge=0, description="How long records have waited while the broker answers but the publisher is not connected.")
+    open_fds: int | None = Field(None, ge=0, description="Open file descriptors of the service process.")
+    threads: int | None = Field(None, ge=0, description="Threads of the service process.")
     model_sha256: str | None = None
     version: str
     alarms: list[str] = Field(default_factory=list)
@@ -80,6 +84,8 @@ class HealthLimits(BaseModel):
     backlog_max_age_s: float = Field(3600.0, gt=0)
     disk_low_mb: float = Field(256.0, ge=0)
     cpu_hot_c: float = Field(80.0, gt=0)
+    uploader_stuck_s: float = Field(60.0, gt=0)
+    fds_high: int = Field(512, gt=0)
 
 
 ALARM_TEXT = {
@@ -89,6 +95,9 @@ ALARM_TEXT = {
     "under_voltage": "power supply too weak / catu daya kurang",
     "throttled": "CPU slowed down / CPU diperlambat",
     "camera_down": "camera not working / kamera tidak berfungsi",
+    "uploader_stuck": "records waiting, server reachable, uploader not connected / data tertahan, pengirim tidak terhubung",
+    "outbox_quarantined": "damaged records set aside, call support / ada data rusak yang disisihkan, hubungi dukungan",
+    "fds_high": "too many open files / terlalu banyak berkas terbuka",
 }
 
 
@@ -107,6 +116,12 @@ def alarms(snapshot: HealthSnapshot, limits: HealthLimits) -> list[str]:
         found.append("throttled")
     if snapshot.camera_state == "failed":
         found.append("camera_down")
+    if snapshot.uploader_stuck_s is not None and snapshot.uploader_stuck_s > limits.uploader_stuck_s:
+        found.append("uploader_stuck")
+    if snapshot.outbox_quarantined:
+        found.append("outbox_quarantined")
+    if snapshot.open_fds is not None and snapshot.open_fds > limits.fds_high:
+        found.append("fds_high")
     return found
 
 
@@ -152,6 +167,11 @@ def to_prometheus(snapshot: HealthSnapshot, prefix: str = "tepat") -> str:
         metric("outbox_backlog", "gauge", "Records waiting to be published.", [(device, snapshot.outbox_backlog)])
     if snapshot.outbox_oldest_age_s is not None:
         metric("outbox_oldest_age_seconds", "gauge", "Age of the oldest unpublished record.", [(device, snapshot.outbox_oldest_age_s)])
+    for name, value, help_text in (("outbox_quarantined", snapshot.outbox_quarantined, "Outbox rows set aside as corrupt or refused."),
+                                   ("uploader_stuck_seconds", snapshot.uploader_stuck_s, "Seconds records have waited while the broker answers but the publisher is not connected."),
+                                   ("open_fds", snapshot.open_fds, "Open file descriptors."), ("threads", snapshot.threads, "Threads.")):
+        if value is not None:
+            metric(name, "gauge", help_text, [(device, value)])
     for part, current in (("camera", snapshot.camera_state), ("gps", snapshot.gps_state), ("link", snapshot.link_state)):
         values = STATE_VALUES[part] if current in STATE_VALUES[part] else (*STATE_VALUES[part], current)
         metric(f"{part}_state", "gauge", f"{part.capitalize()} state (1 = current).",

@@ -1,6 +1,8 @@
 """The local HTTP server: status page, ``/api/status``, ``/metrics``, and routes other parts add.
 
-Stdlib ``http.server`` in a background thread, bound to loopback by default. A route handler
+Stdlib ``http.server`` request handling on a fixed worker pool (:mod:`edge.service.pool`: no
+thread per connection, a cap on waiting connections, socket timeouts), bound to loopback by
+default. Every response closes its connection, so an idle browser never holds a worker. A route handler
 gets one dict (query parameters, then JSON-body fields, then ``<name>`` path parameters) and
 returns ``(http_status, json_dict)``. Requests naming a foreign Host (DNS rebinding) or a
 foreign Origin (cross-site requests from a browser) are refused, by exact scheme, host and port
@@ -16,14 +18,16 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, StorageFullError
 from edge.service import http_guard
+from edge.service.jsonbound import MAX_DEPTH, loads_bounded
 from edge.service.page import render_status_page
+from edge.service.pool import PooledTCPServer
 from edge.service.status import StatusBoard
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,11 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], tuple[Any, ...]]  # (status, json) or (status, json, extra headers)
 MAX_BODY_BYTES = 256 * 1024
 LOCAL_NAMES = http_guard.LOOPBACK_NAMES
+STORAGE_FULL = ("storage full: no new decisions can be recorded; records already accepted are safe / "
+                "Penyimpanan penuh: keputusan baru tidak dapat dicatat; data yang sudah tercatat aman.")
+WORKERS = 8  # requests served at once (claims are serialised by the claim service anyway)
+MAX_WAITING = 32  # connections queued for a worker; more are closed at once
+SOCKET_TIMEOUT_S = 10.0  # a client that stops sending mid-request frees its worker after this
 
 
 class _Route:
@@ -53,8 +62,12 @@ class LocalHttpServer:
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         server_names: Sequence[str] = (),
+        workers: int = WORKERS,
+        max_waiting: int = MAX_WAITING,
+        timeout_s: float = SOCKET_TIMEOUT_S,
     ) -> None:
         http_guard.check_binding(host, tls_cert, tls_key)
+        self.workers, self.max_waiting, self.timeout_s = workers, max_waiting, timeout_s
         self.host, self._requested_port = host, port
         self._tls = http_guard.tls_context(tls_cert, tls_key) if tls_cert and tls_key else None
         self._server_names = tuple(server_names)
@@ -62,7 +75,7 @@ class LocalHttpServer:
         self.board = board
         self.metrics = metrics
         self._routes: list[_Route] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server: PooledTCPServer | None = None
         self._thread: threading.Thread | None = None
         if board is not None:
             self.add_route("GET", "/api/status", lambda _req: (200, board.snapshot().model_dump(mode="json")))
@@ -83,13 +96,14 @@ class LocalHttpServer:
         if self._server is not None:
             return
         try:
-            self._server = ThreadingHTTPServer((self.host, self._requested_port), self._handler_class())
+            self._server = PooledTCPServer((self.host, self._requested_port), self._handler_class(), workers=self.workers,
+                                           max_waiting=self.max_waiting, timeout_s=self.timeout_s)
         except OSError as exc:
             raise EdgeError(f"cannot serve the status page on {self.host}:{self._requested_port}: {exc.strerror or exc}") from None
-        self._server.daemon_threads = True
-        if self._tls is not None:  # the handshake runs in the connection's own thread, not in accept()
+        if self._tls is not None:  # the handshake runs on a worker (with the socket timeout), not in accept()
             self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
         self.guard = http_guard.GuardPolicy.for_server(self.host, self.port, tls=self._tls is not None, server_names=self._server_names)
+        self._server.start_workers()
         self._thread = threading.Thread(target=self._server.serve_forever, name="status-http", daemon=True)
         self._thread.start()
         logger.info("status page on %s", self.url)
@@ -130,6 +144,11 @@ class LocalHttpServer:
 
             def log_message(self, fmt: str, *args: Any) -> None:
                 logger.debug("http %s " + fmt, self.client_address[0], *args)
+
+            def end_headers(self) -> None:
+                self.close_connection = True  # one request per connection: an idle keep-alive never holds a worker
+                self.send_header("Connection", "close")
+                super().end_headers()
 
             def do_GET(self) -> None:
                 self._dispatch("GET")
@@ -198,10 +217,12 @@ class LocalHttpServer:
                     return 413, {"error": f"request body too large ({length} bytes; limit {MAX_BODY_BYTES})"}
                 if length == 0:
                     return {}
-                raw = self.rfile.read(length)
+                raw = self.rfile.read(length)  # bounded by MAX_BODY_BYTES and the socket timeout
+                if len(raw) < length:
+                    return 400, {"error": f"request body cut short ({len(raw)} of {length} bytes)"}
                 try:
-                    body = json.loads(raw.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    body = loads_bounded(raw.decode("utf-8"), MAX_DEPTH)
+                except (UnicodeDecodeError, ValueError) as exc:
                     return 400, {"error": f"request body is not valid JSON: {exc}"}
                 if not isinstance(body, dict):
                     return 400, {"error": "request body must be a JSON object"}
@@ -211,8 +232,12 @@ class LocalHttpServer:
                 try:
                     status, payload, *extra = route.handler(request)
                 except EdgeError as exc:
-                    return self._json(getattr(exc, "http_status", 400), {"error": str(exc), "kind": type(exc).__name__})
-                except Exception:
+                    default = 507 if isinstance(exc, StorageFullError) else 400
+                    return self._json(getattr(exc, "http_status", default), {"error": str(exc), "kind": type(exc).__name__})
+                except Exception as exc:
+                    if "disk is full" in str(exc) or "database or disk is full" in str(exc):  # a storage layer that missed it
+                        logger.error("%s %s: the disk is full (%s)", route.method, route.path, exc)
+                        return self._json(507, {"error": STORAGE_FULL, "kind": "StorageFullError"})
                     logger.exception("%s %s failed", route.method, route.path)
                     return self._json(500, {"error": "internal error; see the service log"})
                 self._json(status, payload, extra[0] if extra else None)

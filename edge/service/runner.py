@@ -38,7 +38,9 @@ class ServiceRunner:
         loop_interval_s: float = 1.0,
         health_interval_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        uploader_restart_s: float | None = None,
     ) -> None:
+        self.uploader_restart_s = uploader_restart_s  # withhold keep-alives once the uploader has been stuck this long
         self.components = list(components)
         self.board, self.collector, self.health_sink, self.http = board, collector, health_sink, http
         self.loop_interval_s, self.health_interval_s, self._clock = loop_interval_s, health_interval_s, clock
@@ -50,6 +52,7 @@ class ServiceRunner:
         self._last_publish = float("-inf")
         self._last_alarms: list[str] = []
         self._last_reasons: list[str] | None = None
+        self._last_sink_error: str | None = None
         if http is not None and http.metrics is None:
             http.metrics = self.metrics_text
 
@@ -97,6 +100,12 @@ class ServiceRunner:
         """One pass: check parts, keep-alive if healthy, refresh the board, publish health when due."""
         self.statuses = [self._check(c) for c in self.components]
         healthy, reasons = watchdog_verdict(self.statuses)
+        snapshot = self.collector.collect()
+        self.latest = snapshot
+        stuck = snapshot.uploader_stuck_s
+        if self.uploader_restart_s is not None and stuck is not None and stuck > self.uploader_restart_s and snapshot.link_state != "auth_failed":
+            healthy = False
+            reasons = [*reasons, f"uploader stuck: {snapshot.outbox_backlog} records waiting {stuck:.0f} s with the broker reachable"]
         self.healthy = healthy
         if healthy:
             notify.watchdog()
@@ -107,8 +116,6 @@ class ServiceRunner:
                 logger.warning("healthy again")
             notify.status(self._status_line())
             self._last_reasons = reasons
-        snapshot = self.collector.collect()
-        self.latest = snapshot
         self.board.set_states(
             camera=snapshot.camera_state, gps=snapshot.gps_state, link=snapshot.link_state,
             pending_uploads=snapshot.outbox_backlog, oldest_pending_age_s=snapshot.outbox_oldest_age_s,
@@ -135,11 +142,18 @@ class ServiceRunner:
             self._last_alarms = list(snapshot.alarms)
         if self.health_sink is None or not (alarms_changed or now - self._last_publish >= self.health_interval_s):
             return
+        self._last_publish = now  # a failed report waits for the next interval, it is not retried every tick
         try:
             self.health_sink(snapshot)
-            self._last_publish = now
         except Exception as exc:
-            logger.warning("health report not queued: %s", exc)
+            text = str(exc)
+            if text != self._last_sink_error:  # one line per new reason, not one per interval while the disk is full
+                logger.warning("health report not queued: %s", text)
+            self._last_sink_error = text
+        else:
+            if self._last_sink_error is not None:
+                logger.info("health reports queued again")
+            self._last_sink_error = None
 
     def _status_line(self) -> str:
         if not self.statuses:

@@ -68,3 +68,22 @@ def file_sha256(path: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def open_fds(pid: str = "self") -> int | None:
+    """Open file descriptors of a process (``/proc/<pid>/fd``)."""
+    try:
+        return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return None
+
+
+def thread_count(pid: str = "self") -> int | None:
+    """Threads of a process (``Threads:`` in ``/proc/<pid>/status``)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

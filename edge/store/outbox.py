@@ -1,8 +1,14 @@
 """The SQLite outbox: every record is durable here before the terminal shows a result.
 
 Layout and migrations live in :mod:`edge.store.schema`. One :class:`Outbox` object holds one
-connection and belongs to the thread that opened it; other threads and processes open their own
-(WAL lets the capture path append while the publisher drains).
+connection, guarded by a lock, so one object may be shared by the threads of a process (the
+claim workers); the publisher thread and other processes open their own (WAL lets the capture
+path append while the publisher drains).
+
+Sequence numbers: every row has an internal ``seq`` (the publishing order). The envelope
+carries a per-stream sequence: records (``durable_class="record"``) are numbered 1, 2, 3, …
+with no gaps, allocated in the transaction that stores them; telemetry (health) has its own
+stream, so a consumer can prove "no record missing" from record sequence numbers alone.
 
 Durability: WAL + ``synchronous=FULL`` (default) fsyncs the WAL on every commit, so a record
 whose ``append`` returned survives power loss at any instant; see docs/MQTT.md "Durability".
@@ -13,10 +19,11 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -46,6 +53,15 @@ LATEST_ONLY_SUFFIXES = frozenset({"health"})  # retained topics: an unsent older
 _KIND_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(self: "Outbox", *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 class Outbox:
     """Durable, ordered, de-duplicated queue of records waiting for the broker's PUBACK."""
 
@@ -68,13 +84,14 @@ class Outbox:
         self.min_free_mb = min_free_mb
         self.telemetry_max_rows = telemetry_max_rows
         self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
         self._open()
 
     # -- lifecycle -------------------------------------------------------
     def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+            conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open outbox {self.path}: {exc}") from None
         try:
@@ -116,9 +133,10 @@ class Outbox:
         return self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> "Outbox":
         return self
@@ -133,7 +151,7 @@ class Outbox:
     def append(
         self,
         kind: str,
-        payload: BaseModel | dict,
+        payload: BaseModel | dict | Callable[[int], BaseModel | dict],
         *,
         durable_class: DurableClass = "record",
         idempotency_key: str | None = None,
@@ -142,15 +160,26 @@ class Outbox:
     ) -> OutboxItem:
         """Store one record durably and return it (with its sequence number).
 
-        Appending a key that is already stored returns the stored item unchanged. Records are
-        refused with :class:`StorageFullError` when free space is below ``min_free_mb``;
-        telemetry is kept instead by evicting the oldest telemetry.
+        ``payload`` may be a function of the stream sequence number: it is called inside the
+        transaction that stores the row, so a signed record can carry its own number and a
+        crash never leaves a gap. Appending a key that is already stored returns the stored
+        item unchanged. Records are refused with :class:`StorageFullError` when free space is
+        below ``min_free_mb`` (or SQLite finds the disk full); telemetry is kept instead by
+        evicting the oldest telemetry.
         """
+        with self._lock:
+            return self._append(kind, payload, durable_class, idempotency_key, time_source, topic_suffix)
+
+    def _append(self, kind: str, payload: Any, durable_class: str, idempotency_key: str | None, time_source: str,
+                topic_suffix: str | None) -> OutboxItem:
         if not kind or set(kind) - _KIND_CHARS or not kind[0].isalpha() or len(kind) > 32:
             raise EdgeError(f"outbox: invalid kind {kind!r} (lower-case letters, digits, '_'; starts with a letter)")
         if durable_class not in ("record", "telemetry"):
             raise EdgeError(f"outbox: durable_class must be 'record' or 'telemetry', not {durable_class!r}")
-        body, payload_schema = payload_dict(payload)
+        build = payload if callable(payload) and not isinstance(payload, (BaseModel, dict)) else None
+        body, payload_schema = payload_dict(payload) if build is None else ({}, None)
+        if build is not None and not idempotency_key:
+            raise EdgeError("outbox: a payload built from its sequence number needs an idempotency key")
         key = idempotency_key or new_key()
         suffix = topic_suffix or topic_suffix_for(kind)
         low_space = self.free_mb() < self.min_free_mb
@@ -170,13 +199,16 @@ class Outbox:
                 if suffix in LATEST_ONLY_SUFFIXES:
                     self._supersede(db, kind)
                 self._evict_telemetry(db, keep=self.telemetry_max_rows - 1 if not low_space else (self.telemetry_max_rows * 9) // 10)
-            db.execute("INSERT INTO counters(name, value) VALUES ('seq', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
-            seq = int(db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+            row_seq = self._next(db, "row")
+            seq = self._next(db, "seq" if durable_class == "record" else "telemetry_seq")
+            if build is not None:
+                body, payload_schema = payload_dict(build(seq))
             created = time.time()
             envelope = Envelope(
                 idempotency_key=key,
                 device_id=self.device_id,
                 seq=seq,
+                stream=durable_class,
                 created_at=datetime.fromtimestamp(created, timezone.utc),
                 time_source=time_source,  # type: ignore[arg-type]
                 kind=kind,
@@ -187,7 +219,7 @@ class Outbox:
             db.execute(
                 "INSERT INTO outbox(seq, key, kind, topic_suffix, durable_class, payload_json, checksum, created_at, attempts, state)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
-                (seq, key, kind, suffix, durable_class, payload_json, checksum(payload_json), created),
+                (row_seq, key, kind, suffix, durable_class, payload_json, checksum(payload_json), created),
             )
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
@@ -198,7 +230,17 @@ class Outbox:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        return OutboxItem(key, seq, kind, suffix, payload_json, created, 0, "pending", durable_class)
+        return OutboxItem(key, row_seq, kind, suffix, payload_json, created, 0, "pending", durable_class, stream_seq=seq)
+
+    @staticmethod
+    def _next(db: sqlite3.Connection, name: str) -> int:
+        """Increment and return counter ``name``; a new ``row`` counter continues from the old shared ``seq``."""
+        if name == "row" and db.execute("SELECT 1 FROM counters WHERE name = 'row'").fetchone() is None:
+            start = db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0] or 0
+            legacy = db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()
+            db.execute("INSERT INTO counters(name, value) VALUES ('row', ?)", (max(start, legacy[0] if legacy else 0),))
+        db.execute("INSERT INTO counters(name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,))
+        return int(db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
 
     def _refuse_full(self) -> None:
         free = self.free_mb()
@@ -213,7 +255,11 @@ class Outbox:
 
     def _raise_write_error(self, exc: sqlite3.OperationalError, durable_class: str) -> None:
         text = str(exc)
-        if "full" in text.lower():
+        try:
+            no_space = self.free_mb() < 1
+        except OSError:
+            no_space = False
+        if "full" in text.lower() or no_space:
             logger.error("outbox: the disk is full (%s)", text)
             raise StorageFullError(
                 f"storage full: SQLite could not write {self.path} ({text}); no new decisions can be recorded; "
@@ -242,6 +288,10 @@ class Outbox:
     # -- draining --------------------------------------------------------
     def pending(self, limit: int, after_seq: int = 0) -> list[OutboxItem]:
         """Up to ``limit`` pending items with ``seq > after_seq``, oldest first; corrupt rows are quarantined and skipped."""
+        with self._lock:
+            return self._pending(limit, after_seq)
+
+    def _pending(self, limit: int, after_seq: int) -> list[OutboxItem]:
         out: list[OutboxItem] = []
         cursor = after_seq
         while len(out) < limit:
@@ -261,9 +311,18 @@ class Outbox:
         return out
 
     def _quarantine(self, seq: int, key: Any, problem: str) -> None:
-        logger.error("outbox: record seq %d (key %s) is corrupt (%s); moved to quarantine, the queue continues", seq, key, problem)
+        logger.error("outbox: record seq %d (key %s) is corrupt (%s); moved to quarantine, the queue continues; "
+                     "see edge outbox list --quarantined", seq, key, problem)
         self._db.execute("UPDATE outbox SET state = 'quarantined', error = ? WHERE seq = ?", (problem, seq))
 
+    def quarantine(self, seq: int, problem: str) -> None:
+        """Move a row out of the queue (e.g. its signature failed a check before publishing); it stays for inspection."""
+        with self._lock:
+            row = self._db.execute("SELECT key FROM outbox WHERE seq = ?", (seq,)).fetchone()
+            if row is not None:
+                self._quarantine(seq, row[0], problem)
+
+    @_locked
     def mark_delivered(self, keys: Iterable[str]) -> int:
         """Mark items the broker acknowledged; delivered telemetry is deleted, records kept. Returns rows changed."""
         keys = list(keys)
@@ -288,6 +347,7 @@ class Outbox:
             raise
         return changed
 
+    @_locked
     def record_attempt(self, keys: Iterable[str]) -> None:
         keys = list(keys)
         if not keys:
@@ -303,6 +363,7 @@ class Outbox:
             raise
 
     # -- inspection ------------------------------------------------------
+    @_locked
     def stats(self) -> OutboxStats:
         db = self._db
         counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
@@ -319,14 +380,24 @@ class Outbox:
             telemetry_evicted=int(counters.get("telemetry_evicted", 0)),
         )
 
-    def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
-        """Rows for inspection (``edge outbox list``), oldest first, optionally of one state."""
-        if state:
-            rows = self._db.execute(f"SELECT {COLUMNS} FROM outbox WHERE state = ? ORDER BY seq LIMIT ?", (state, limit)).fetchall()
-        else:
-            rows = self._db.execute(f"SELECT {COLUMNS} FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [row_item(r) for r in rows]
+    @_locked
+    def items(self, state: str | None = None, limit: int = 100, *, key: str | None = None, since: float | None = None) -> list[OutboxItem]:
+        """Rows for inspection (``edge outbox list``), oldest first, filtered by state, key and creation time."""
+        where, args = [], []
+        for clause, value in (("state = ?", state), ("key = ?", key), ("created_at >= ?", since)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = f"SELECT {COLUMNS}, delivered_at FROM outbox {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq LIMIT ?"
+        return [row_item(r) for r in self._db.execute(sql, (*args, limit)).fetchall()]
 
+    @_locked
+    def get(self, key: str) -> OutboxItem | None:
+        """The row stored under idempotency key ``key`` (any state), or None."""
+        row = self._db.execute(f"SELECT {COLUMNS}, delivered_at FROM outbox WHERE key = ?", (key,)).fetchone()
+        return row_item(row) if row else None
+
+    @_locked
     def integrity_ok(self) -> bool:
         rows = self._db.execute("PRAGMA integrity_check").fetchall()
         return [r[0] for r in rows] == ["ok"]

@@ -34,6 +34,9 @@ class OutboxItem:
     attempts: int
     state: str
     durable_class: str = "record"
+    stream_seq: int | None = None  # the envelope's per-stream sequence number
+    error: str | None = None
+    delivered_at: float | None = None
 
     def envelope(self) -> Envelope:
         return Envelope.model_validate_json(self.payload_json)
@@ -94,9 +97,17 @@ def row_problem(row: Sequence[Any]) -> str | None:
 
 
 def row_item(row: Sequence[Any]) -> OutboxItem:
+    """An item from a ``COLUMNS`` row (optionally followed by ``delivered_at``)."""
+    stream_seq = None
+    if isinstance(row[5], str):
+        try:
+            stream_seq = json.loads(row[5]).get("seq")
+        except ValueError:
+            pass
     return OutboxItem(
         key=row[1], seq=row[0], kind=row[2], topic_suffix=row[3], payload_json=row[5],
         created_at=row[7], attempts=row[8], state=row[9], durable_class=row[4],
+        stream_seq=stream_seq, error=row[10], delivered_at=row[11] if len(row) > 11 else None,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import ssl
 import threading
 import time
@@ -29,6 +30,7 @@ from edge.messages import StatusPayload
 from edge.store.outbox import Outbox
 from edge.transport import topics
 from edge.transport.backoff import backoff_delay
+from edge.transport.refusal import STATUS_MESSAGE, RefusalTracker
 from edge.transport.client import SESSION_EXPIRY_S, connect_options, make_client, read_password
 from edge.transport.router import inbound_problem
 
@@ -41,6 +43,8 @@ ACK_FLUSH_S = 0.05
 CONNACK_TIMEOUT_S = 10.0
 AUTH_CODES_311 = {4: "bad user name or password", 5: "not authorised"}
 AUTH_CODES_5 = {134, 135, 138, 140}  # bad user/password, not authorized, banned, bad auth method
+REFUSED_STREAK = 3  # MQTT 3.1.1 has no negative PUBACK: see edge.transport.refusal
+FD_SETSIZE = 1024  # paho 2.x waits with select(), which cannot watch a descriptor >= 1024 (docs/MQTT.md)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,11 @@ class MqttPublisher:
         self._connack: int | None = None  # None = waiting, 0 = accepted, >0 = refused
         self._connack_reason = ""
         self._session_failed = ""
+        self._refusal = RefusalTracker(REFUSED_STREAK)
+        self._mark_error = ""
+        self._progress = False
+        self._failed_seq = 0
+        self._session_started: float | None = None
 
     # -- public ------------------------------------------------------------
     @property
@@ -162,7 +171,7 @@ class MqttPublisher:
                     ok = False
                 if self._stop.is_set():
                     break
-                attempt = 1 if ok else attempt + 1
+                attempt = 1 if ok and self._session_progress() else attempt + 1  # a session dropped at once is no progress
                 delay = backoff_delay(attempt, self.cfg.reconnect_min_s, self.cfg.reconnect_max_s, self._rng)
                 if self.link_state == "auth_failed":
                     delay = max(delay, min(self.cfg.reconnect_max_s, 10.0))
@@ -177,6 +186,9 @@ class MqttPublisher:
         self._inflight.clear()
         self._acked.clear()
         self._sent_seq = 0
+        self._progress = False
+        self._failed_seq = 0
+        self._session_started = time.monotonic()
         self._connack = None
         self._session_failed = ""
         try:
@@ -197,6 +209,14 @@ class MqttPublisher:
                 client.connect(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, **connect_options(props))
             except (OSError, ssl.SSLError, ValueError) as exc:
                 self._set(link_state="down", last_error=f"connect: {exc}")
+                return False
+            sock = client.socket()
+            fd = sock.fileno() if sock is not None else -1
+            if fd >= FD_SETSIZE:
+                msg = (f"socket descriptor {fd} is above select()'s limit of {FD_SETSIZE - 1}: the MQTT client cannot use it "
+                       "(too many files open in this process)")
+                logger.error("MQTT %s", msg)
+                self._set(link_state="down", last_error=msg)
                 return False
             deadline = time.monotonic() + CONNACK_TIMEOUT_S
             last_flush = time.monotonic()
@@ -228,6 +248,10 @@ class MqttPublisher:
                 self._say_goodbye(client, outbox)
         finally:
             unacked = [key for key, _, _ in self._inflight.values() if key]
+            if connected and not self._stop.is_set():
+                outstanding = [seq if key else STATUS_MESSAGE for key, seq, _ in self._inflight.values()]
+                outstanding += [self._failed_seq] if self._failed_seq else []
+                self._note_drop(min(outstanding, default=0))
             if unacked:
                 outbox.record_attempt(unacked)
             self._inflight.clear()
@@ -240,13 +264,32 @@ class MqttPublisher:
                 self._set(link_state="down", connected_since=None)
         return connected
 
+    def _session_progress(self) -> bool:
+        """The last session delivered something or lasted a while (so the backoff may start again from the minimum)."""
+        since = self._session_started
+        return self._progress or (since is not None and time.monotonic() - since > 5.0)
+
+    def _note_drop(self, oldest_unacked: int) -> None:
+        """MQTT 3.1.1: repeated drops with a publish outstanding and nothing acknowledged mean the broker refuses it."""
+        if self.cfg.protocol != "3.1.1":
+            return
+        if self._refusal.dropped(oldest_unacked, self._progress):
+            msg = (f"broker closed the connection {self._refusal.streak} times in a row with {self._refusal.what()} outstanding: "
+                   f"it refuses the topic (check the broker ACL for user {self.cfg.username})")
+            if self.link_state != "auth_failed":
+                logger.error("MQTT %s; records stay in the outbox", msg)
+            with self._lock:
+                self._stats = replace(self._stats, refused=self._stats.refused + 1, link_state="auth_failed", last_error=msg)
+
     def _on_session_up(self, client: mqtt.Client) -> None:
         online = StatusPayload(device_id=self.device.device_id, state="online", software=__version__)
         info = client.publish(self.status_topic, online.model_dump_json(), qos=1, retain=True)
         self._inflight[info.mid] = ("", 0, self.status_topic)  # records wait until the broker accepts our status
         client.subscribe(self.cmd_filter, qos=1)
+        refused = self._refusal.refused  # stays auth_failed until something is acknowledged
         with self._lock:
-            self._stats = replace(self._stats, link_state="up", connected_since=time.time(), sessions=self._stats.sessions + 1, last_error=None)
+            self._stats = replace(self._stats, link_state="auth_failed" if refused else "up", connected_since=time.time(),
+                                  sessions=self._stats.sessions + 1, last_error=self._stats.last_error if refused else None)
         tls = ", TLS" if self.cfg.tls else ""
         logger.info("MQTT link up: %s:%d (MQTT %s%s) as %s", self.cfg.host, self.cfg.port, self.cfg.protocol, tls, self.device.device_id)
 
@@ -260,6 +303,7 @@ class MqttPublisher:
             info = client.publish(topic, item.payload_json, qos=1, retain=item.topic_suffix in RETAINED_SUFFIXES)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self._session_failed = f"publish failed ({mqtt.error_string(info.rc)})"
+                self._failed_seq = item.seq
                 return
             self._inflight[info.mid] = (item.key, item.seq, topic)
             self._sent_seq = item.seq
@@ -271,7 +315,18 @@ class MqttPublisher:
         if not self._acked:
             return
         keys, self._acked = self._acked, []
-        outbox.mark_delivered(keys)
+        try:
+            outbox.mark_delivered(keys)
+        except sqlite3.OperationalError as exc:  # e.g. the disk is full: they stay pending and are sent again later
+            if not self._mark_error:
+                logger.warning("MQTT publisher cannot mark %d records delivered (%s); they will be sent again", len(keys), exc)
+            self._mark_error = str(exc)
+            return
+        self._mark_error = ""
+        self._refusal.acknowledged()
+        self._progress = True
+        if self.link_state == "auth_failed" and not self._session_failed:
+            self._set(link_state="up", last_error=None)
         with self._lock:
             self._stats = replace(self._stats, acked=self._stats.acked + len(keys))
 
