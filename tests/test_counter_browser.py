@@ -264,6 +264,8 @@ def test_keyboard_only_claim_and_enrolment(counter):
     screen(driver, "live", 30)
     assert focused() == "capture"
     wait_for(driver, "document.getElementById('preview').naturalWidth > 0", 60)
+    # the face box over the preview and the quality prompt in words (the camera alternates face and letter frames)
+    wait_for(driver, "!document.getElementById('box').hidden && document.getElementById('prompt').textContent.includes('Hold still')", 60)
     shot(driver, "claim")
     keys(Keys.ENTER)  # the capture button
     screen(driver, "result")
