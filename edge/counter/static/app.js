@@ -59,7 +59,7 @@ $('scan').onclick = async () => {
   notice(''); begin(r.body.recipient_id, 'letter');
 };
 function begin(rid, source) {
-  claim = {rid: rid || null, source, attempt: 1};
+  claim = {rid: rid || null, source, attempt: 1}; last = null;
   $('live-title').textContent = rid ? 'Penerima / Recipient ' + rid + (source === 'letter' ? ' (surat / letter)' : '') : 'Tanpa kartu / No card (1:N)';
   $('auto').checked = AUTO; show('live'); $('capture').focus(); liveOn = true; poll();
 }
@@ -68,7 +68,8 @@ async function poll() {
   const r = await api('GET', '/api/counter/live');
   if (!liveOn) return;
   if (r.ok && !r.body.busy) {
-    const d = r.body; last = 'data:image/jpeg;base64,' + d.jpeg_b64; $('preview').src = last;
+    const d = r.body, url = 'data:image/jpeg;base64,' + d.jpeg_b64; $('preview').src = url;
+    if (d.ready) last = url;  // the capture shown beside the reference photo: the last frame that passed the gate
     const b = $('box');
     if (d.box) { b.hidden = false; Object.assign(b.style, {left: d.box[0] * 100 + '%', top: d.box[1] * 100 + '%', width: (d.box[2] - d.box[0]) * 100 + '%', height: (d.box[3] - d.box[1]) * 100 + '%'}); } else b.hidden = true;
     $('prompt').innerHTML = '';
