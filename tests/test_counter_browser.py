@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures_claim import PERIOD
-from tests.fixtures_mqtt import free_port
+from tests.support import free_port
 from tests.test_officer_attacks import ROOT, Terminal, _config, edge
 
 pytestmark = pytest.mark.shared
@@ -298,6 +298,32 @@ def test_day_counts_search_and_report(counter):
     page = driver.page_source
     assert "End-of-day report" in page and "@media print" in page and OTHER in page
     driver.back()
+
+
+def _viewport(driver, width: int, height: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def test_layouts_for_1024x600_and_1920x1080(counter):
+    term, driver = counter
+    driver.get(f"http://127.0.0.1:{term.port}/counter/")
+    screen(driver, "start", 30)
+    assert claim_typed(driver, SHOWN) == "reject"  # a repeat: the result screen with the first collection
+    wait_for(driver, "!document.getElementById('first').hidden", 30)
+    sizes = {}
+    try:
+        for width, height in ((1024, 600), (1920, 1080)):
+            _viewport(driver, width, height)
+            geo = driver.execute_script("""const d = document.documentElement, b = document.getElementById('banner');
+                return {sw: d.scrollWidth, sh: d.scrollHeight, w: innerWidth, h: innerHeight, font: parseFloat(getComputedStyle(b).fontSize),
+                        bannerBottom: b.getBoundingClientRect().bottom, next: document.getElementById('next').getBoundingClientRect().bottom}""")
+            assert (geo["w"], geo["h"]) == (width, height)
+            assert geo["sw"] <= width, geo  # nothing cut off sideways
+            assert geo["sh"] <= height + 1 and geo["next"] <= height, geo  # the whole result fits: no scrolling at the desk
+            sizes[width] = geo["font"]
+    finally:
+        _viewport(driver, 1024, 600)
+    assert sizes[1920] > sizes[1024]  # larger type on the big screen
 
 
 def test_auto_lock_after_inactivity(counter):
