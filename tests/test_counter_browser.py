@@ -328,7 +328,7 @@ def test_layouts_for_1024x600_and_1920x1080(counter):
 
 def test_auto_lock_after_inactivity(counter):
     term, driver = counter
-    driver.get(f"http://127.0.0.1:{term.port}/counter/?lock=2")
+    driver.get(f"http://127.0.0.1:{term.port}/counter/?lock=5")  # long enough to see the start screen on a loaded machine
     screen(driver, "start", 30)
     screen(driver, "lock", 30)
     assert "Locked after inactivity" in text(driver, "notice") and "Not signed in" in text(driver, "who")
