@@ -289,7 +289,8 @@ def test_day_counts_search_and_report(counter):
     screen(driver, "day", 30)
     counts = {k: int(text(driver, f"c-{k}")) for k in ("accept", "reject")}
     assert counts["accept"] >= 4 and counts["reject"] >= 1, counts  # typed, letter, override, enrolment; the repeat
-    assert text(driver, "c-link") in ("up", "down", "reconnecting", "connecting")
+    link = driver.execute_script("return document.getElementById('c-link').dataset.state")
+    assert link in ("up", "down", "reconnecting", "connecting") and text(driver, "c-link") != link  # in words
     by_id(driver, "search").send_keys(OTHER)
     rows = driver.execute_script("return [...document.querySelectorAll('#rows tr')].map(r => r.textContent)")
     assert rows and all(OTHER in r for r in rows)

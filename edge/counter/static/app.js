@@ -163,13 +163,15 @@ $('enrol').onclick = async () => {
 };
 $('next').onclick = () => startScreen();
 
+const LINK = {up: 'Terhubung / Online', down: 'Terputus / Offline', reconnecting: 'Menyambung / Reconnecting',
+  connecting: 'Menyambung / Connecting', auth_failed: 'Login ditolak / Login refused', disabled: 'Nonaktif / Disabled'};
 let dayRows = [];
 async function loadDay() {
   const r = await api('GET', '/api/counter/day');
   if (!r.ok) { notice(r.body.error || ''); return; }
   const d = r.body; $('day-date').textContent = d.date;
   $('c-accept').textContent = d.counts.accept; $('c-reject').textContent = d.counts.reject; $('c-refer').textContent = d.counts.refer;
-  $('c-pending').textContent = d.pending_uploads == null ? '\u2013' : d.pending_uploads; $('c-link').textContent = d.link_state;
+  $('c-pending').textContent = d.pending_uploads == null ? '\u2013' : d.pending_uploads; $('c-link').textContent = LINK[d.link_state] || d.link_state; $('c-link').dataset.state = d.link_state;
   dayRows = d.rows; renderRows(); show('day'); $('search').focus();
 }
 function renderRows() {
