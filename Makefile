@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`.
-.PHONY: demo test soak compare pi-emu lock clean
+.PHONY: demo test soak compare pi-emu lock clean counter-screenshots
 
 demo:
 	@bash scripts/system-packages.sh
@@ -35,6 +35,12 @@ lock:
 	@bash scripts/venv.sh dev
 	.venv/bin/pip install -q -e '.[lock]'
 	bash scripts/lock.sh
+
+# The counter app's 1024x600 screenshots in docs/ (docs/COUNTER.md), taken by its browser tests.
+counter-screenshots:
+	@bash scripts/system-packages.sh
+	@bash scripts/venv.sh dev
+	COUNTER_SCREENSHOTS=docs .venv/bin/python -m pytest tests/test_counter_browser.py -q -p no:cacheprovider
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.roster_cmd",
     "edge.commands.claim_cmd",
     "edge.commands.officers_cmd",
+    "edge.commands.invitation_cmd",
     "edge.commands.schema_cmd",
     "edge.commands.outbox_cmd",
     "edge.commands.monitor_cmd",

@@ -275,6 +275,11 @@ class Ledger:
         rows = self._db.execute("SELECT record FROM decisions WHERE schema = 'tepat.override' ORDER BY seq").fetchall()
         return [r for r in (json.loads(x["record"]) for x in rows) if r.get("original_key") == key]
 
+    def recent_records(self, limit: int = 2000) -> list[dict[str, Any]]:
+        """This terminal's newest decision and override records, newest first (the counter's day view)."""
+        rows = self._db.execute("SELECT record FROM decisions ORDER BY seq DESC LIMIT ?", (int(limit),)).fetchall()
+        return [json.loads(r["record"]) for r in rows]
+
     def history(self, recipient_id: str) -> dict[str, Any]:
         """What the ledger knows about a recipient: disbursements (all sources) and this terminal's decisions."""
         disb = self._db.execute(

@@ -128,7 +128,11 @@ class ClaimComponent:
             store = stack.enter_context(open_officer_store(self.cfg, trusted))
             if store.current() is None:
                 logger.warning("No officer list installed (edge officers import): nobody can sign in to make claims")
-            register_routes(self.http, svc, make_auth(self.cfg, store))
+            auth = make_auth(self.cfg, store)
+            register_routes(self.http, svc, auth)
+            from edge.counter.routes import register_counter  # the officer's counter app (docs/COUNTER.md)
+
+            register_counter(self.http, svc, auth, trusted, self.board)
 
     def check(self) -> ComponentStatus:
         return ComponentStatus(self.name, self._stack is not None, "ok" if self._stack else "stopped", critical=False)

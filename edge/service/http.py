@@ -8,7 +8,8 @@ returns ``(http_status, json_dict)``. Requests naming a foreign Host (DNS rebind
 foreign Origin (cross-site requests from a browser) are refused, by exact scheme, host and port
 (``edge.service.http_guard``); binding beyond loopback needs TLS. A handler may return a third
 item, a dict of extra response headers (e.g. ``Set-Cookie``); ``request.headers`` holds the
-request's headers.
+request's headers. A handler may return ``bytes`` instead of a dict (a page, an image), with its
+``Content-Type`` among the extra headers. Every answer carries ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -240,6 +241,9 @@ class LocalHttpServer:
                         return self._json(507, {"error": STORAGE_FULL, "kind": "StorageFullError"})
                     logger.exception("%s %s failed", route.method, route.path)
                     return self._json(500, {"error": "internal error; see the service log"})
-                self._json(status, payload, extra[0] if extra else None)
+                headers = dict(extra[0]) if extra else {}
+                if isinstance(payload, bytes):  # a page or an image: the handler names its Content-Type
+                    return self._send(status, payload, headers.pop("Content-Type", "application/octet-stream"), headers)
+                self._json(status, payload, headers)
 
         return RequestHandler
