@@ -35,6 +35,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR", type=Path,
                    help="keep each terminal's state (outbox, ledger, keys) here; default: a temporary folder, removed afterwards")
     p.add_argument("--models-dir", metavar="DIR", type=Path, help="face models folder; default: the repository's models/")
+    p.add_argument("--central-db", metavar="URL",
+                   help="central database (postgresql://… or sqlite:///path); default SQLite in the state folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--devices", type=int, default=1, metavar="N",
                    help="terminals at the distribution point (default 1); the queue is spread over them")
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="at the end, photograph the central dashboard with headless Chromium")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="play a scenario file; exit 1 if its expectations fail")
@@ -101,13 +104,19 @@ def _play(args: argparse.Namespace, scenario, devices: int | None = None) -> int
         ep = broker.endpoint
         print(f"broker: {ep.kind} at {ep.host}:{ep.port} (MQTT {ep.protocol})", flush=True)
         work = args.state_dir or Path(tmp)
-        opts = RunOptions(work_dir=work, models_dir=args.models_dir)
+        opts = RunOptions(work_dir=work, models_dir=args.models_dir, central_db=args.central_db, screenshot=getattr(args, "screenshot", None))
         result = run_scenario(scenario, lib, broker, opts, progress=lambda line: print(line, flush=True))
     from simulator.tally import table
 
     print()
     print(f"summary: {scenario.name}")
     print(table(result.tally, scenario.expect))
+    c = result.central
+    every = "every record" if c and c["in_database"] == c["committed"] else "NOT every record"
+    print(f"central database: {every} is in it ({c.get('in_database', 0)}/{c.get('committed', 0)}), {c.get('payouts', 0)} payout(s), "
+          f"{c.get('conflicts', 0)} double payout(s) caught centrally, {c.get('quarantined', 0)} kept apart")
+    if args.state_dir:
+        print(f"dashboard: edge central --db {c.get('database')} serve   (then open http://127.0.0.1:8080/)")
     if getattr(args, "json", False):
         import json
 

@@ -24,7 +24,6 @@ from edge.central.relay import command_payload, mark_sent, resend_from, unsent
 from edge.central.store import Stored, device_lookup, quarantine, store_checked
 from edge.central.verify import check_message
 from edge.config import MqttConfig
-from edge.errors import EdgeError
 from edge.transport import topics
 
 logger = logging.getLogger(__name__)
@@ -76,7 +75,10 @@ class IngestWorker:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         self._generation += 1
-        client.subscribe([(f, SubscribeOptions(qos=1)) for f in shared_filters(self.cfg.topic_prefix, self.group)])
+        if self.cfg.protocol == "5":
+            client.subscribe([(f, SubscribeOptions(qos=1)) for f in shared_filters(self.cfg.topic_prefix, self.group)])
+        else:
+            client.subscribe([(f"{self.cfg.topic_prefix.rstrip('/')}/{f}", 1) for f in FILTERS])
         logger.info("Ingest %s connected to %s:%d (session %s), shared group %s", self.client_id, self.cfg.host, self.cfg.port,
                     "resumed" if getattr(flags, "session_present", False) else "new", self.group)
 
@@ -102,9 +104,11 @@ class IngestWorker:
 
         from edge.transport.client import SESSION_EXPIRY_S, read_password
 
-        if self.cfg.protocol != "5":
-            raise EdgeError("the central ingest needs MQTT 5 (shared subscriptions, session expiry): set mqtt.protocol = \"5\"")
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        v5 = self.cfg.protocol == "5"
+        if not v5:  # e.g. the simulator's amqtt fallback broker: one worker, no shared subscription
+            logger.warning("Ingest %s on MQTT 3.1.1: no shared subscription, so run a single worker", self.client_id)
+        client = (mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True) if v5 else
+                  mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True))
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, read_password(self.cfg))
         if self.cfg.tls is not None:
@@ -117,12 +121,15 @@ class IngestWorker:
         client.reconnect_delay_set(int(max(1, self.cfg.reconnect_min_s)), int(max(1, self.cfg.reconnect_max_s)))
         client.on_connect, client.on_subscribe, client.on_disconnect, client.on_message = (
             self._on_connect, self._on_subscribe, self._on_disconnect, self._on_message)
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
         self._client = client
         self._thread = threading.Thread(target=self._run, name=f"ingest-{self.client_id}", daemon=True)
         self._thread.start()
-        client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, clean_start=False, properties=props)
+        if v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, clean_start=False, properties=props)
+        else:
+            client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
         client.loop_start()
         return self
 

@@ -14,7 +14,8 @@ REFRESH_MS = 2000
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1b2733}
 header{background:#0b5d3b;color:#fff;padding:10px 18px}header h1{margin:0;font-size:20px}header small{opacity:.85}
-main{padding:12px 18px;display:grid;grid-template-columns:repeat(auto-fit,minmax(430px,1fr));gap:14px}
+main{padding:12px 18px;display:grid;grid-template-columns:repeat(auto-fit,minmax(400px,1fr));gap:14px}
+section.wide{grid-column:span 2}
 section{background:#fff;border-radius:6px;padding:10px 14px;box-shadow:0 1px 2px rgba(0,0,0,.12)}
 h2{font-size:15px;margin:4px 0 8px}h2 span{color:#667;font-weight:normal}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e4e8ec}
@@ -101,7 +102,7 @@ def fragment(s: dict[str, Any]) -> str:
         [[_td(p["distribution_point"]), _td(p["region"]), _td(p["paid_today"], True), _td(p["paid_period"], True),
           _td(p.get("roster_size") or "-", True), _bar(p["paid_period"], p.get("roster_size"))] for p in s["points"]],
         "Belum ada penyaluran / No payouts yet") + "</section>")
-    out.append("<section><h2>" + _t("Terminal", "Terminals") + "</h2>" + _table(
+    out.append('<section class="wide"><h2>' + _t("Terminal", "Terminals") + "</h2>" + _table(
         ["Terminal", "Titik / Point", "Status", "Terakhir / Last seen", "Antrian / Backlog", "Tertua / Oldest", "Alarm"],
         [[_td(x["device_id"]), _td(x["distribution_point"]),
           '<td class="on">daring / online</td>' if x["online"] else ('<td class="off">dicabut / revoked</td>' if x["revoked"]
@@ -129,14 +130,14 @@ def page(s: dict[str, Any]) -> str:
 <html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Tepat — Pusat Operasi / Operations centre</title><style>{CSS}</style></head>
 <body><header><h1>Pusat Operasi Penyaluran Bansos <small>/ Aid distribution operations centre</small></h1>
-<small id="stamp">Diperbarui / Updated {escape(s["generated_at"][:19])} UTC · periode / period {escape(s["period"])} ·
+<small><span id="stamp">Diperbarui / Updated {escape(s["generated_at"][:19])} UTC</span> · periode / period {escape(s["period"])} ·
 <a style="color:#fff" href="/api/summary">JSON</a> · <a style="color:#fff" href="/export.csv?period={escape(s["period"])}">CSV</a></small></header>
 <main id="live">{fragment(s)}</main>
 <footer id="link">Pembaruan otomatis setiap {REFRESH_MS // 1000} detik / Updates itself every {REFRESH_MS // 1000} s</footer>
 <script>
 setInterval(function(){{fetch('/fragment',{{cache:'no-store'}}).then(function(r){{if(!r.ok)throw r.status;return r.text();}})
-.then(function(t){{document.getElementById('live').innerHTML=t;document.getElementById('stamp').firstChild.textContent=
-'Diperbarui / Updated '+new Date().toISOString().slice(0,19)+' UTC ';document.getElementById('link').textContent=
+.then(function(t){{document.getElementById('live').innerHTML=t;document.getElementById('stamp').textContent=
+'Diperbarui / Updated '+new Date().toISOString().slice(0,19)+' UTC';document.getElementById('link').textContent=
 'Pembaruan otomatis / Live updates';}}).catch(function(){{document.getElementById('link').textContent=
 'Koneksi ke pusat terputus, menampilkan data terakhir / Link to the centre lost, showing the last data';}});}},{REFRESH_MS});
 </script></body></html>"""
