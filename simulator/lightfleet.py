@@ -81,3 +81,99 @@ def fleet(n: int, regions: int = 5, points_per_region: int = 4, prefix: str = "l
 def recipient_for(t: LightTerminal, i: int) -> str:
     """A recipient id unique per terminal and record (no accidental double payouts in load runs)."""
     return f"R{t.device_id.replace('-', '')}-{i:05d}"[:64]
+
+
+# --- driving the central service with many light terminals ------------------------------------
+@dataclass
+class LightReport:
+    devices: int
+    records_per_device: int
+    expected: int
+    stored: int
+    duplicates_rows: int
+    workers: int
+    database: str
+    wall_s: float
+    records_per_s: float
+    commit_p50_ms: float | None
+    commit_p95_ms: float | None
+    dashboard_p50_ms: float | None
+    dashboard_p95_ms: float | None
+    broker: str
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def format_light(r: LightReport) -> str:
+    ms = lambda v: "n/a" if v is None else f"{v:.0f} ms"  # noqa: E731
+    return "\n".join([
+        f"fleet (light): {r.devices} terminals x {r.records_per_device} signed records via {r.broker}",
+        f"  central        {r.workers} ingest worker(s) into {r.database}",
+        f"  stored         {r.stored}/{r.expected} (duplicate rows {r.duplicates_rows})",
+        f"  throughput     {r.records_per_s:.1f} records/s into the database over {r.wall_s:.1f} s",
+        f"  latency        decision -> committed: p50 {ms(r.commit_p50_ms)}, p95 {ms(r.commit_p95_ms)}",
+        f"                 decision -> dashboard API: p50 {ms(r.dashboard_p50_ms)}, p95 {ms(r.dashboard_p95_ms)}",
+    ])
+
+
+def publisher_main(argv: list[str] | None = None) -> int:
+    """One publisher process: connect its share of the light terminals, then publish their records."""
+    import argparse
+    import time
+
+    import paho.mqtt.client as mqtt
+    from cryptography.hazmat.primitives import serialization
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    p = argparse.ArgumentParser(prog="python -m simulator.lightfleet", description="light fleet publisher (started by 'edge-sim fleet --light')")
+    p.add_argument("--spec", required=True)
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--records", type=int, default=5)
+    p.add_argument("--rate", type=float, default=0.0, help="records per second per terminal (0: as fast as possible)")
+    p.add_argument("--period", default="2026-11")
+    p.add_argument("--go-file", required=True, help="start publishing when this file exists (all processes connected)")
+    args = p.parse_args(argv)
+    spec = json.loads(open(args.spec, encoding="utf-8").read())  # noqa: PTH123, SIM115
+    terms, clients = [], []
+    for s in spec:
+        key = serialization.load_pem_private_key(s.pop("key_pem").encode(), password=None)
+        t = LightTerminal(key=key, **s)  # type: ignore[arg-type]
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=t.device_id, protocol=mqtt.MQTTv5)
+        c.max_inflight_messages_set(100)
+        c.will_set(t.topic("tepat/v1", "status"), t.status("offline"), qos=1, retain=True)
+        c.connect(args.host, args.port, 60)
+        c.loop_start()
+        c.publish(t.topic("tepat/v1", "status"), t.status("online"), qos=1, retain=True)
+        terms.append(t)
+        clients.append(c)
+    print(f"connected {len(clients)}", flush=True)
+    from pathlib import Path
+
+    while not Path(args.go_file).exists():
+        time.sleep(0.05)
+    interval = 1.0 / args.rate if args.rate > 0 else 0.0
+    start = time.monotonic()
+    infos = []
+    for i in range(args.records):
+        for t, c in zip(terms, clients):
+            suffix, payload = t.decision(recipient_for(t, i), args.period)
+            infos.append(c.publish(t.topic("tepat/v1", suffix), payload, qos=1))
+        if interval:
+            time.sleep(max(0.0, start + (i + 1) * interval - time.monotonic()))
+    for info in infos:
+        info.wait_for_publish(120)
+    for c in clients:
+        c.disconnect()
+        c.loop_stop()
+    print(f"published {len(infos)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(publisher_main())

@@ -59,6 +59,7 @@ class IngestWorker:
                  client_id: str = "tepat-central-ingest-1", relay_scope: str = "point") -> None:
         self.cfg, self.db_url, self.key, self.group, self.client_id, self.scope = mqtt_cfg, db_url, key, group, client_id, relay_scope
         self.stats = IngestStats()
+        self.batch_max = 200
         self._q: queue.Queue[tuple[int, Any]] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -156,16 +157,22 @@ class IngestWorker:
                 self._with_db(self._publish_unsent)  # relay messages kept but not yet sent (e.g. after a crash)
                 next_sweep = time.monotonic() + 30.0
             try:
-                gen, msg = self._q.get(timeout=0.5)
+                batch = [self._q.get(timeout=0.5)]
             except queue.Empty:
                 continue
-            stored = self._with_db(lambda: self._handle(msg.topic, msg.payload))
-            if stored is None:
-                continue  # stopping
-            if msg.qos > 0 and gen == self._generation and self._client is not None:
-                self._client.ack(msg.mid, msg.qos)
-                self.stats.acked += 1
-            self._after_commit(stored)
+            while len(batch) < self.batch_max:  # group commit: what is already waiting goes into the same transaction
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            results = self._with_db(lambda: self._handle_batch([m for _, m in batch]))
+            if results is None:
+                continue  # stopping: nothing acknowledged, the broker delivers it again
+            for (gen, msg) in batch:
+                if msg.qos > 0 and gen == self._generation and self._client is not None:
+                    self._client.ack(msg.mid, msg.qos)
+                    self.stats.acked += 1
+            self._after_commit(results)
 
     def _with_db(self, work: Any) -> Any:
         """Run ``work`` until it succeeds; while the database is away, log once, back off, retry."""
@@ -191,8 +198,46 @@ class IngestWorker:
                 delay = min(delay * 2, 5.0)
         return None
 
-    def _handle(self, topic: str, payload: bytes) -> Stored:
+    def _handle_batch(self, msgs: list[Any]) -> list[Stored]:
+        """All messages in one transaction; on any problem (a race on a unique row, data the store cannot use)
+        the transaction is rolled back and the messages are handled one by one."""
+        if len(msgs) > 1:
+            lookup = device_lookup(self.db)
+            checked = [check_message(self.cfg.topic_prefix, m.topic, m.payload, lookup) for m in msgs]
+            try:
+                out = []
+                with self.db.transaction():
+                    for c, m in zip(checked, msgs):
+                        if c.ok:
+                            out.append(store_checked(self.db, c, self.key, self.scope))
+                        else:
+                            quarantine(self.db, c, m.payload)
+                            out.append(None)
+            except DatabaseUnavailable:
+                raise
+            except Exception:  # noqa: BLE001 - fall back to one transaction per message
+                pass
+            else:
+                for c, st in zip(checked, out):
+                    self._count(c, st)
+                return [st for st in out if st is not None]
+        return [self._handle(m.topic, m.payload) for m in msgs]
+
+    def _count(self, c: Any, stored: Stored | None) -> None:
         self.stats.received += 1
+        if stored is None:
+            self.stats.quarantined += 1
+            self.stats.reasons[c.reason] = self.stats.reasons.get(c.reason, 0) + 1
+            logger.warning("Kept apart (%s) from %s: %s", c.reason, c.device_id or c.topic[:80], c.detail)
+            return
+        if stored.new:
+            self.stats.stored += 1
+        elif c.channel == "event":
+            self.stats.duplicates += 1
+        if stored.conflict:
+            self.stats.conflicts += 1
+
+    def _handle(self, topic: str, payload: bytes) -> Stored:
         c = check_message(self.cfg.topic_prefix, topic, payload, device_lookup(self.db))
         if c.ok:
             try:
@@ -205,41 +250,46 @@ class IngestWorker:
         if not c.ok:
             with self.db.transaction():
                 quarantine(self.db, c, payload)
-            self.stats.quarantined += 1
-            self.stats.reasons[c.reason] = self.stats.reasons.get(c.reason, 0) + 1
-            logger.warning("Kept apart (%s) from %s: %s", c.reason, c.device_id or topic[:80], c.detail)
+            self._count(c, None)
             return Stored()
-        if stored.new:
-            self.stats.stored += 1
-        elif c.channel == "event":
-            self.stats.duplicates += 1
-        if stored.conflict:
-            self.stats.conflicts += 1
+        self._count(c, stored)
         return stored
 
-    def _after_commit(self, stored: Any) -> None:
-        if not stored:
-            return
-        rows = list(stored.outgoing)
-        if stored.resync:
-            dev, from_seq = stored.resync
-            rows += self._with_db(lambda: resend_from(self.db, dev, from_seq)) or []
-            logger.info("Resync for %s: resending ledger messages from %d (%d message(s))", dev, from_seq, len(rows))
-        self._publish(rows)
+    def _after_commit(self, results: list[Stored]) -> None:
+        rows = []
+        for stored in results:
+            rows += stored.outgoing
+            if stored.resync:
+                dev, from_seq = stored.resync
+                again = self._with_db(lambda: resend_from(self.db, dev, from_seq)) or []
+                logger.info("Resync for %s: resending ledger messages from %d (%d message(s))", dev, from_seq, len(again))
+                rows += again
+        if rows:
+            self._publish(rows)
 
     def _publish_unsent(self) -> None:
         self._publish(unsent(self.db))
 
     def _publish(self, rows: list[dict[str, Any]]) -> None:
+        """Publish kept ledger messages (QoS 1), then mark those the broker acknowledged; the rest go again later."""
+        sent = []
         for row in rows:
             if not row.get("region") or self._client is None:
                 continue
             topic = topics.cmd_topic(self.cfg.topic_prefix, row["region"], row["device_id"], "ledger")
-            info = self._client.publish(topic, command_payload(row), qos=1)
+            sent.append((row, self._client.publish(topic, command_payload(row), qos=1)))
             self.stats.relayed += 1
+        done = []
+        for row, info in sent:
             try:
                 info.wait_for_publish(5)
             except (RuntimeError, ValueError):
-                pass
+                continue
             if info.is_published():
-                self._with_db(lambda r=row: mark_sent(self.db, r["device_id"], r["seq"]))
+                done.append(row)
+        if done:
+            def mark() -> None:
+                with self.db.transaction():
+                    for r in done:
+                        mark_sent(self.db, r["device_id"], r["seq"])
+            self._with_db(mark)
