@@ -140,6 +140,10 @@ class CentralOffice:
         with self._lock:
             return {r["idempotency_key"] for r in self.db.query("SELECT idempotency_key FROM records")}
 
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return int(self.db.one("SELECT COUNT(*) AS n FROM records WHERE kind = ?", (kind,))["n"])
+
     def received(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:
             return [json.loads(r["envelope"]) for r in self.db.query("SELECT envelope FROM records WHERE kind = ? ORDER BY received_at", (kind,))]

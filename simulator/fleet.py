@@ -7,8 +7,10 @@ entry has no template: ``reject unknown_recipient`` / ``refer no_template``), so
 measure the record path: decision → signed record → outbox → MQTT → central consumer. Face
 inference costs are measured separately (docs/BENCHMARKS.md, face pipeline).
 
-The parent process runs the broker and the central consumer (the product's monitor), and reports
-records/s and the latency from each record's ``created_at`` to its receipt (p50/p95).
+The parent process runs the broker and the central service (:mod:`edge.central`, in-process), and reports
+records/s and the latency from each record's ``created_at`` to its commit in the central database (p50/p95).
+``--light`` (:func:`run_light_fleet`) replaces the terminal processes by light signed publishers, one MQTT
+connection each, so 1,000+ terminals fit on one machine, and runs ``edge central ingest`` as its own process(es).
 """
 
 from __future__ import annotations
@@ -115,20 +117,21 @@ def run_fleet(endpoint: Endpoint, opts: FleetOptions, progress: Progress = print
     opts.work_dir.mkdir(parents=True, exist_ok=True)
     roster, issuer_pub = _roster_file(opts.work_dir)
     expected = opts.devices * opts.records
-    with CentralOffice(endpoint, client_id="tepat-fleet-central") as central:
+    with CentralOffice(endpoint, work_dir=opts.work_dir, client_id="tepat-fleet-central") as central:
         progress(f"starting {opts.devices} terminal processes ({opts.records} records each)")
         procs = []
         for i in range(opts.devices):
             dev = f"fleet-{i + 1:03d}"
             cmd = [sys.executable, "-m", "simulator.fleet", "--device", dev, "--host", endpoint.host, "--port", str(endpoint.port),
                    "--protocol", endpoint.protocol, "--records", str(opts.records), "--rate", str(opts.rate),
-                   "--work-dir", str(opts.work_dir), "--roster", str(roster), "--issuer-pub", str(issuer_pub)]
+                   "--work-dir", str(opts.work_dir), "--roster", str(roster), "--issuer-pub", str(issuer_pub),
+                   "--central-db", central.db_url, "--central-pub", str(central.public_key_file)]
             log = open(opts.work_dir / f"{dev}.log", "wb")
             procs.append((dev, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}), log))
         end = time.monotonic() + opts.timeout_s
         last = 0.0
         while time.monotonic() < end:
-            got = len(central.received("decision"))
+            got = central.count("decision")
             if got >= expected:
                 break
             if all(p.poll() is not None for _, p, _ in procs) and time.monotonic() - last > 5:
@@ -148,9 +151,9 @@ def run_fleet(endpoint: Endpoint, opts: FleetOptions, progress: Progress = print
             if p.returncode:
                 progress(f"  {dev} exited with status {p.returncode}: see {opts.work_dir / (dev + '.log')}")
         records = central.received("decision")
-        latencies = [lat * 1000 for lat in central.latencies_s]
-        duplicates = central.consumer.state.totals()["duplicates"]
-        timeline = list(central.timeline)
+        timeline = central.timeline()
+        latencies = [max(0.0, got - made) * 1000 for made, got in timeline]
+        duplicates = sum(w.stats.duplicates for w in central.workers)
     wall = max((max(r for _, r in timeline) - min(c for c, _ in timeline)) if timeline else 0.0, 1e-6)
     return FleetReport(
         devices=opts.devices, records_per_device=opts.records, expected=expected, delivered=len(records),
@@ -170,7 +173,9 @@ def worker(args: argparse.Namespace) -> int:
     endpoint = Endpoint(args.host, args.port, args.protocol, "configured")
     face = make_face_engine(with_environment({}))
     spec = Terminal(id=args.device, distribution_point="fleet-point")
-    with SimTerminal(spec, work_dir=Path(args.work_dir), endpoint=endpoint, issuer_pub=Path(args.issuer_pub), face=face) as term:
+    registrar = _Registrar(args.central_db, Path(args.central_pub))
+    with SimTerminal(spec, work_dir=Path(args.work_dir), endpoint=endpoint, issuer_pub=Path(args.issuer_pub), face=face,
+                     central=registrar) as term:
         term.install_roster(json.loads(Path(args.roster).read_text(encoding="utf-8")))
         issuer_dir = Path(args.roster).parent
         from simulator.central import DEMO_OFFICERS
@@ -198,6 +203,20 @@ def worker(args: argparse.Namespace) -> int:
     return 0 if pending == 0 else 1
 
 
+class _Registrar:
+    """What a fleet terminal process needs of the central side: its public key, and a way into the device registry."""
+
+    def __init__(self, db_url: str, public_key_file: Path) -> None:
+        self.db_url, self.public_key_file = db_url, public_key_file
+
+    def register(self, device_id: str, region: str, point: str, public_key_pem: str) -> None:
+        from edge.central.db import Database
+        from edge.central.store import add_device
+
+        with Database(self.db_url) as db:
+            add_device(db, device_id, region, point, public_key_pem)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulator.fleet", description="one fleet terminal (started by 'edge-sim fleet')")
     p.add_argument("--device", required=True)
@@ -209,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-dir", required=True)
     p.add_argument("--roster", required=True)
     p.add_argument("--issuer-pub", required=True)
+    p.add_argument("--central-db", required=True)
+    p.add_argument("--central-pub", required=True)
     args = p.parse_args(argv)
     from edge.logs import setup_logging
 
