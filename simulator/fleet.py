@@ -297,6 +297,10 @@ def run_light_fleet(endpoint: Endpoint, opts: LightOptions, progress: Progress =
     url = opts.central_db or f"sqlite:///{(state / 'central.sqlite').resolve()}"
     db = Database(url)
     db.migrate()
+    if int(db.one("SELECT COUNT(*) AS n FROM records")["n"]):
+        from edge.errors import EdgeError
+
+        raise EdgeError(f"{describe(url)} already holds records: the light fleet measures into an empty central database")
     terms = fleet(opts.devices)
     _register_all(db, terms)
     progress(f"{opts.devices} light terminals registered in {describe(url)}")
