@@ -67,14 +67,15 @@ class LightTerminal:
                            "at": datetime.now(timezone.utc).isoformat()}).encode()
 
 
-def fleet(n: int, regions: int = 5, points_per_region: int = 4, prefix: str = "light") -> list[LightTerminal]:
-    """``n`` terminals spread over regions and distribution points (positions on a small grid around Bandung)."""
+def fleet(n: int, regions: int = 10, per_point: int = 2, prefix: str = "light") -> list[LightTerminal]:
+    """``n`` terminals, ``per_point`` at each distribution point (as at a real point: one or a few), points spread over
+    ``regions``; positions on a small grid around Bandung so the dashboard map has something to show."""
     out = []
     for i in range(n):
-        r = i % regions
-        p = (i // regions) % points_per_region
-        out.append(LightTerminal(device_id=f"{prefix}-{i + 1:04d}", region=f"reg{r + 1}", point=f"reg{r + 1}-titik{p + 1}",
-                                 lat=-6.9 + 0.05 * r + 0.01 * p, lon=107.6 + 0.05 * p + 0.01 * r))
+        point = i // per_point
+        r = point % regions
+        out.append(LightTerminal(device_id=f"{prefix}-{i + 1:04d}", region=f"reg{r + 1:02d}", point=f"titik-{point + 1:04d}",
+                                 lat=-7.2 + 0.04 * r + 0.003 * (point // regions % 20), lon=107.4 + 0.03 * (point // regions // 20) + 0.004 * r))
     return out
 
 
