@@ -82,7 +82,7 @@ def map_svg(points: list[dict[str, Any]], width: int = 420, height: int = 260) -
     axes = (f'<text x="30" y="{height - 6}" font-size="10" fill="#667">{lo_lon:.3f}°E</text>'
             f'<text x="{width - 80}" y="{height - 6}" font-size="10" fill="#667">{hi_lon:.3f}°E</text>'
             f'<text x="2" y="14" font-size="10" fill="#667">{hi_lat:.3f}°</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="distribution points">'
+    return (f'<svg width="{width}" height="{height}" role="img" aria-label="distribution points">'
             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#eef3f0"/>{axes}{"".join(dots)}</svg>')
 
 

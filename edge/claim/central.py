@@ -123,5 +123,4 @@ def register_claim_commands(router: Any, svc: ClaimService, trusted_keys: dict[s
     guard = LedgerGuard(keys=central_keys(svc, trusted_keys))
     router.register("roster", RosterCommand, lambda args, envelope: handle_roster_command(svc, trusted_keys, args))
     router.register("ledger", LedgerCommand, lambda args, envelope: apply_ledger_update(svc, args, guard))
-    svc.ledger_guard = guard
     return guard
