@@ -29,6 +29,10 @@ class DuplicateRow(EdgeError):
     """A uniqueness rule refused a row (the data, not the database, is the reason)."""
 
 
+class Contention(DuplicateRow):
+    """Two transactions collided (deadlock, serialization failure); running it again is the remedy."""
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -107,6 +111,8 @@ class Database:
 
             if isinstance(exc, psycopg.errors.UniqueViolation):
                 return DuplicateRow(str(exc).splitlines()[0])
+            if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+                return Contention(str(exc).splitlines()[0])
             if isinstance(exc, psycopg.errors.IntegrityError):
                 return EdgeError(f"database refused the data: {str(exc).splitlines()[0]}")
             if isinstance(exc, psycopg.Error):

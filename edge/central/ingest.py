@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.central.db import Database, DatabaseUnavailable, DuplicateRow, describe
 from edge.central.relay import command_payload, mark_sent, resend_from, unsent
-from edge.central.store import Stored, device_lookup, quarantine, store_checked
+from edge.central.store import Stored, device_lookup, quarantine, store_checked, touch_devices
 from edge.central.verify import check_message
 from edge.config import MqttConfig
 from edge.transport import topics
@@ -209,10 +209,11 @@ class IngestWorker:
                 with self.db.transaction():
                     for c, m in zip(checked, msgs):
                         if c.ok:
-                            out.append(store_checked(self.db, c, self.key, self.scope))
+                            out.append(store_checked(self.db, c, self.key, self.scope, touch=c.channel == "status"))
                         else:
                             quarantine(self.db, c, m.payload)
                             out.append(None)
+                    touch_devices(self.db, {c.device_id for c in checked if c.ok and c.channel != "status" and c.device_id})
             except DatabaseUnavailable:
                 raise
             except Exception:  # noqa: BLE001 - fall back to one transaction per message

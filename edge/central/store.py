@@ -91,8 +91,16 @@ def _seen(db: Database, device_id: str, status: str | None = None) -> None:
         db.execute("UPDATE devices SET last_seen = ? WHERE device_id = ?", (utc_now(), device_id))
 
 
-def store_checked(db: Database, c: Checked, key: Ed25519PrivateKey, relay_scope: str = "point") -> Stored:
-    """Write one checked message; call inside ``db.transaction()``."""
+def touch_devices(db: Database, device_ids: set[str]) -> None:
+    """Last seen = now for these devices, in a fixed order (two workers never lock the same rows in opposite orders)."""
+    now = utc_now()
+    for d in sorted(device_ids):
+        db.execute("UPDATE devices SET last_seen = ? WHERE device_id = ?", (now, d))
+
+
+def store_checked(db: Database, c: Checked, key: Ed25519PrivateKey, relay_scope: str = "point", touch: bool = True) -> Stored:
+    """Write one checked message; call inside ``db.transaction()``. With ``touch=False`` the caller updates
+    ``devices.last_seen`` itself (:func:`touch_devices`, once per batch)."""
     out = Stored()
     assert c.device_id is not None
     if c.channel == "status":
@@ -104,7 +112,8 @@ def store_checked(db: Database, c: Checked, key: Ed25519PrivateKey, relay_scope:
         db.execute("INSERT INTO health(device_id, received_at, created_at, pending, oldest_pending_s, alarms, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (c.device_id, utc_now(), env["created_at"], p.get("outbox_backlog"), p.get("outbox_oldest_age_s"),
                     ",".join(str(a) for a in p.get("alarms") or []), json.dumps(p, sort_keys=True)))
-        _seen(db, c.device_id)
+        if touch:
+            _seen(db, c.device_id)
         return out
     rec = c.record or env["payload"]
     stamp = rec.get("position") if isinstance(rec.get("position"), dict) else {}
@@ -117,7 +126,8 @@ def store_checked(db: Database, c: Checked, key: Ed25519PrivateKey, relay_scope:
         (env["idempotency_key"], c.device_id, env["seq"], env["kind"], rec.get("schema"), utc_iso(env["created_at"]), utc_now(), outcome,
          rec.get("reason_code"), rec.get("recipient_id"), rec.get("period"), rec.get("distribution_point"), c.region,
          pos.get("lat"), pos.get("lon"), rec.get("original_key") or rec.get("local_key"), 1 if c.record is not None else 0, json.dumps(env, sort_keys=True)))
-    _seen(db, c.device_id)
+    if touch:
+        _seen(db, c.device_id)
     if not new:
         return out  # a repeat delivery: already stored, nothing else to do
     out.new = True
