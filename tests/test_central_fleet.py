@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT, require_binary
 
 
+@pytest.mark.soak  # ~45-60 s on the shared CI box: 'make soak'
 def test_light_fleet_into_postgres_with_two_ingest_workers(tmp_path, postgres_url) -> None:
     require_binary("mosquitto")
     proc = subprocess.run([sys.executable, "-m", "simulator.cli", "fleet", "--light", "--devices", "40", "--records", "3", "--workers", "2",
