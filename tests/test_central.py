@@ -35,14 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "tepat/v1"
 
 
-def wait_until(pred, timeout: float, what: str, every: float = 0.2):
+def wait_until(pred, timeout: float, what: str, every: float = 0.2, on_timeout=None):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = pred()
         if got:
             return got
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f": {on_timeout()}" if on_timeout else ""))
 
 
 def count(db: Database, sql: str, params: tuple = ()) -> int:
@@ -233,7 +233,9 @@ def test_exactly_once_across_ingest_kills_db_and_broker_restarts(tmp_path, postg
         time.sleep(1.5)
         postgres.start()
         db.reset()
-        wait_until(lambda: n_rows() == 180, 90, "the 30 records held while the database was down")
+        last_log = lambda: (tmp_path / f"ingest-{len(procs)}.log").read_text(errors="replace")[-3000:]  # noqa: E731
+        wait_until(lambda: n_rows() == 180, 150, "the 30 records held while the database was down",
+                   on_timeout=lambda: f"rows {n_rows()}, ingest alive: {procs[-1].poll() is None}, log: {last_log()}")
         broker.restart(0.5)
         wait_until(pub.is_connected, 30, "the terminal back on the broker")
         publish(30)
