@@ -102,8 +102,8 @@ class CentralOffice:
         self.mqtt_cfg = MqttConfig(host=endpoint.host, port=endpoint.port, protocol=endpoint.protocol,
                                    topic_prefix=prefix, reconnect_min_s=0.2, reconnect_max_s=2.0, keepalive_s=10)
         base = client_id or f"tepat-sim-central-{new_key()[:8]}"
-        self.workers = [IngestWorker(self.mqtt_cfg, self.db_url, self.key, group=f"sim-{new_key()[:6]}", client_id=f"{base}-{i + 1}")
-                        for i in range(workers)]
+        self.workers = [IngestWorker(self.mqtt_cfg, self.db_url, self.key, group=f"sim-{new_key()[:6]}", client_id=f"{base}-{i + 1}",
+                                     shared=workers > 1) for i in range(workers)]
         self._lock = threading.Lock()
 
     def __enter__(self) -> "CentralOffice":

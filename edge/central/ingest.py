@@ -56,8 +56,11 @@ class IngestWorker:
     """One worker; ``start()``/``stop()`` or a context manager. Database work happens on its own thread."""
 
     def __init__(self, mqtt_cfg: MqttConfig, db_url: str, key: Ed25519PrivateKey, *, group: str = "tepat-central",
-                 client_id: str = "tepat-central-ingest-1", relay_scope: str = "point") -> None:
+                 client_id: str = "tepat-central-ingest-1", relay_scope: str = "point", shared: bool = True) -> None:
         self.cfg, self.db_url, self.key, self.group, self.client_id, self.scope = mqtt_cfg, db_url, key, group, client_id, relay_scope
+        # Mosquitto 2.0 does not keep a shared subscription across a broker restart (messages published before the
+        # worker subscribes again are dropped), while a plain persistent subscription survives: one worker uses a plain one.
+        self.shared = shared and mqtt_cfg.protocol == "5"
         self.stats = IngestStats()
         self.batch_max = 200
         self._q: queue.Queue[tuple[int, Any]] = queue.Queue()
@@ -76,12 +79,13 @@ class IngestWorker:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         self._generation += 1
-        if self.cfg.protocol == "5":
+        if self.shared:
             client.subscribe([(f, SubscribeOptions(qos=1)) for f in shared_filters(self.cfg.topic_prefix, self.group)])
         else:
             client.subscribe([(f"{self.cfg.topic_prefix.rstrip('/')}/{f}", 1) for f in FILTERS])
-        logger.info("Ingest %s connected to %s:%d (session %s), shared group %s", self.client_id, self.cfg.host, self.cfg.port,
-                    "resumed" if getattr(flags, "session_present", False) else "new", self.group)
+        logger.info("Ingest %s connected to %s:%d (session %s), %s", self.client_id, self.cfg.host, self.cfg.port,
+                    "resumed" if getattr(flags, "session_present", False) else "new",
+                    f"shared group {self.group}" if self.shared else "one worker (plain persistent subscription)")
 
     def _on_subscribe(self, *args: Any) -> None:
         self._connected.set()

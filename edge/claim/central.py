@@ -104,8 +104,9 @@ def apply_ledger_update(svc: ClaimService, payload: Any, guard: LedgerGuard | No
                 logger.error("Conflict record for %s not queued (%s); it will be reported on the next ledger update", c.recipient_id, exc)
         if len(conflicts) > budget:
             guard.count("conflicts_capped")
-            logger.warning("%d double payment(s) not recorded now: conflict records are capped (%d per message, %d per hour); "
-                           "they are reported on a later ledger update", len(conflicts) - budget, MAX_CONFLICTS_PER_MESSAGE, MAX_CONFLICTS_PER_HOUR)
+            logger.warning("%d double payment(s) not recorded here: conflict records are capped (%d per message, %d per hour); "
+                           "the central side has recorded them, and a resent ledger update reports them here again",
+                           len(conflicts) - budget, MAX_CONFLICTS_PER_MESSAGE, MAX_CONFLICTS_PER_HOUR)
     return out
 
 

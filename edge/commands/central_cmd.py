@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                                        "the broker keeps the worker's session under it)")
     i.add_argument("--relay-scope", choices=["point", "region", "all"], default="point",
                    help="which other terminals hear of a payout (default: those of the same distribution point)")
+    i.add_argument("--shared", action="store_true", help="use the shared subscription even with one worker (automatic with "
+                   "--workers > 1; e.g. for workers started on several machines). Note: Mosquitto 2.0 forgets shared "
+                   "subscriptions when it restarts; see docs/CENTRAL.md")
     i.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     i.set_defaults(func=run_ingest)
 
@@ -192,11 +195,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     if args.workers > 1 and args.worker_index is None:
         return _fan_out(args)
     n = args.worker_index or 1
-    worker = IngestWorker(cfg.mqtt, db_url(args), key, group=args.group, client_id=f"{args.client_id}-{n}", relay_scope=args.relay_scope)
+    worker = IngestWorker(cfg.mqtt, db_url(args), key, group=args.group, client_id=f"{args.client_id}-{n}", relay_scope=args.relay_scope,
+                          shared=args.shared or args.worker_index is not None)
     with worker:
         if not worker.wait_connected(30):
             raise EdgeError(f"ingest could not subscribe at {cfg.mqtt.host}:{cfg.mqtt.port} within 30 s")
-        print(f"ingest worker {n} subscribed (group {args.group}); Ctrl-C to stop", flush=True)
+        print(f"ingest worker {n} subscribed ({'group ' + args.group if worker.shared else 'plain subscription'}); Ctrl-C to stop", flush=True)
         _wait_for_signal()
     _print(worker.stats.as_dict())
     return 0
@@ -228,7 +232,7 @@ def run_serve(args: argparse.Namespace) -> int:
         from edge.central.ingest import IngestWorker
 
         cfg = config_from_args(args)
-        worker = IngestWorker(cfg.mqtt, db_url(args), central_key(args), client_id="tepat-central-ingest-1").start()
+        worker = IngestWorker(cfg.mqtt, db_url(args), central_key(args), client_id="tepat-central-ingest-1", shared=False).start()
     print(f"dashboard at {server.url}", flush=True)
     try:
         _wait_for_signal()
