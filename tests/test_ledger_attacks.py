@@ -89,9 +89,13 @@ central_keys = ["{central_pub}"]
     return cfg
 
 
+TOKEN: dict[str, str] = {}
+
+
 def _http(port: int, method: str, path: str, body: dict | None = None, timeout: float = 30.0) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {TOKEN['t']}"} if TOKEN.get("t") else {})
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
+                                 headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read())
@@ -111,6 +115,13 @@ def test_hostile_ledger_updates_are_refused_by_a_running_terminal(tmp_path, mosq
     roster.write_text(json.dumps(sign_roster(roster_doc(n=3), issuer_key)))
     subprocess.run([sys.executable, "-m", "edge", "--config", str(cfg), "roster", "import", str(roster), "--no-recompute"],
                    cwd=ROOT, check=True, capture_output=True, timeout=180)
+    from tests.fixtures_claim import signed_officer_list
+
+    officers, pins = signed_officer_list(issuer_key)
+    (tmp_path / "officers.json").write_text(json.dumps(officers))
+    subprocess.run([sys.executable, "-m", "edge", "--config", str(cfg), "officers", "import", str(tmp_path / "officers.json")],
+                   cwd=ROOT, check=True, capture_output=True, timeout=180)
+    TOKEN.clear()
 
     op = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"op-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
     op.username_pw_set("operator", mosquitto.password("operator"))
@@ -144,13 +155,16 @@ def test_hostile_ledger_updates_are_refused_by_a_running_terminal(tmp_path, mosq
 
     try:
         end = time.monotonic() + 120
-        while time.monotonic() < end:  # the cmd/# subscription follows the CONNACK
+        while time.monotonic() < end:  # the officer signs in once the service answers
             try:
-                if _http(port, "GET", "/api/ledger/PKH-00001", timeout=5)[0] == 200:
+                status, session = _http(port, "POST", "/api/session", {"officer_id": "OFF-7", "pin": pins["OFF-7"], "bearer": True}, timeout=5)
+                if status == 200:
+                    TOKEN["t"] = session["token"]
                     break
             except OSError:
                 pass
             time.sleep(0.3)
+        assert TOKEN.get("t"), "the officer could not sign in"
         time.sleep(1.5)
         attacker = generate_signing_key()
         genuine = _entry("PKH-00002")
@@ -185,7 +199,7 @@ def test_hostile_ledger_updates_are_refused_by_a_running_terminal(tmp_path, mosq
         # the genuine central entry blocks PKH-00002: referred to a supervisor with the entry shown, never silently refused
         status, view = _http(port, "GET", "/api/ledger/PKH-00002")
         assert status == 200 and [d["idempotency_key"] for d in view["disbursements"]] == [genuine["idempotency_key"]]
-        status, claim = _http(port, "POST", "/api/claim", {"recipient_id": "PKH-00002", "officer_id": "OFF-1"})
+        status, claim = _http(port, "POST", "/api/claim", {"recipient_id": "PKH-00002"})
         assert status == 200 and (claim["outcome"], claim["reason_code"]) == ("refer", "paid_elsewhere"), claim
         assert genuine["idempotency_key"] in claim["message"]["id"] and genuine["idempotency_key"] in claim["message"]["en"]
         print(f"claim API answered in {api_wait:.2f} s after two 875 KB ledger messages")
