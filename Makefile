@@ -1,5 +1,5 @@
 # The two commands the README promises: `make demo` and `make test`.
-.PHONY: demo test soak compare pi-emu lock clean counter-screenshots
+.PHONY: demo test soak compare pi-emu lock counter-screenshots dashboard-shot central-bench clean
 
 demo:
 	@bash scripts/system-packages.sh
@@ -41,6 +41,19 @@ counter-screenshots:
 	@bash scripts/system-packages.sh
 	@bash scripts/venv.sh dev
 	COUNTER_SCREENSHOTS=docs .venv/bin/python -m pytest tests/test_counter_browser.py -q -p no:cacheprovider
+
+# The dashboard screenshot in docs/CENTRAL.md: the demo day on two terminals, photographed by headless Chromium.
+dashboard-shot:
+	@bash scripts/system-packages.sh
+	@bash scripts/venv.sh dev
+	.venv/bin/edge-sim demo --new-broker --devices 2 --screenshot docs/dashboard.png
+
+# Central-service scale figures (docs/BENCHMARKS.md "Central service"): 1,000 light terminals, SQLite, 1 and 2 ingest workers.
+# For PostgreSQL add CENTRAL_DB1=postgresql://user@host/empty_db_1 CENTRAL_DB2=…/empty_db_2 (each run needs an empty database).
+central-bench:
+	@bash scripts/venv.sh dev
+	.venv/bin/edge-sim fleet --light --new-broker mosquitto --devices 1000 --records 3 --workers 1 $(if $(CENTRAL_DB1),--central-db $(CENTRAL_DB1))
+	.venv/bin/edge-sim fleet --light --new-broker mosquitto --devices 1000 --records 3 --workers 2 $(if $(CENTRAL_DB2),--central-db $(CENTRAL_DB2))
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.face_cmd",
     "edge.commands.eval_cmd",
     "edge.commands.bench_cmd",
+    "edge.commands.central_cmd",
 )
 
 logger = logging.getLogger("edge")

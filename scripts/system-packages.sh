@@ -2,7 +2,7 @@
 # Install the Debian packages the tests and the demo use (a real broker, real gpsd),
 # when they are missing (with the argument pi-emu: the packages of `make pi-emu`). Needs root or password-less sudo; otherwise says what to install.
 set -euo pipefail
-want=(mosquitto mosquitto-clients gpsd gpsd-clients shellcheck chromium chromium-driver systemd)
+want=(mosquitto mosquitto-clients gpsd gpsd-clients shellcheck chromium chromium-driver systemd postgresql)
 # `scripts/system-packages.sh pi-emu`: what `make pi-emu` needs instead (an emulated arm64 Debian root).
 if [ "${1:-}" = pi-emu ]; then want=(debootstrap qemu-user-static binfmt-support); fi
 missing=()

@@ -1,6 +1,6 @@
 """The central side, as the simulator plays it: the programme office that signs the roster, and the
-operations centre that receives records (the product's monitor :class:`edge.monitor.Consumer`),
-measures decision-to-receipt latency and tells terminals about each other's payments (``cmd/ledger``).
+operations centre — the product's own :mod:`edge.central` service (ingest into a database, device
+registry, signed ``cmd/ledger`` relay), run in-process on the simulated broker.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,8 +17,7 @@ from edge.claim.crypto import generate_signing_key, public_key_pem
 from edge.claim.roster import sign_roster
 from edge.claim.roster_build import build_roster
 from edge.config import MqttConfig
-from edge.messages import CommandEnvelope, new_key
-from edge.transport import topics
+from edge.messages import new_key
 from simulator.broker import Endpoint
 from simulator.plan import Person
 
@@ -80,97 +78,113 @@ def signed_officer_list(key: Any, points: Sequence[str], *, version: int = 1) ->
     return sign_officers(doc, key), pins
 
 
-def _parse_time(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
 class CentralOffice:
-    """Receives every record through the product's monitor consumer; context manager."""
+    """The product's operations centre (:mod:`edge.central`) run in-process: ingest worker(s) on the simulated broker,
+    the central database (SQLite in the work folder unless ``db_url`` names PostgreSQL), the ledger relay and the
+    device registry. Context manager."""
 
-    def __init__(self, endpoint: Endpoint, *, client_id: str | None = None, prefix: str = "tepat/v1") -> None:
-        client_id = client_id or f"tepat-sim-central-{new_key()[:8]}"
-        from edge.monitor import Consumer
+    def __init__(self, endpoint: Endpoint, *, work_dir: Path, db_url: str | None = None, prefix: str = "tepat/v1",
+                 client_id: str | None = None, workers: int = 1) -> None:
+        from edge.central.db import Database
+        from edge.central.ingest import IngestWorker
+        from edge.claim.crypto import private_key_pem, write_private_file
 
+        self.dir = work_dir / "central"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.key = generate_signing_key()
+        key_file = self.dir / f"central_ed25519-{new_key()[:8]}.pem"
+        write_private_file(key_file, private_key_pem(self.key))
+        self.public_key_file = self.dir / "central_ed25519.pub.pem"
+        self.public_key_file.write_bytes(public_key_pem(self.key.public_key()))
+        self.db_url = db_url or f"sqlite:///{(self.dir / 'central.sqlite').resolve()}"
+        self.db = Database(self.db_url)
+        self.db.migrate()
         self.mqtt_cfg = MqttConfig(host=endpoint.host, port=endpoint.port, protocol=endpoint.protocol,
                                    topic_prefix=prefix, reconnect_min_s=0.2, reconnect_max_s=2.0, keepalive_s=10)
-        self.consumer = Consumer(self.mqtt_cfg, client_id=client_id, on_message=self._on_message)
-        self.latencies_s: list[float] = []
-        self.timeline: list[tuple[float, float]] = []  # (record created, received at central), epoch seconds
-        self.records: dict[str, dict[str, Any]] = {}  # idempotency key -> envelope (new records only)
+        base = client_id or f"tepat-sim-central-{new_key()[:8]}"
+        self.workers = [IngestWorker(self.mqtt_cfg, self.db_url, self.key, group=f"sim-{new_key()[:6]}", client_id=f"{base}-{i + 1}",
+                                     shared=workers > 1) for i in range(workers)]
         self._lock = threading.Lock()
-        self._pub = None
 
     def __enter__(self) -> "CentralOffice":
-        self.consumer.start()
-        if not self.consumer.wait_connected(15):
-            self.consumer.stop()
+        for w in self.workers:
+            w.start()
+        if not all(w.wait_connected(15) for w in self.workers):
+            self.__exit__()
             from edge.errors import EdgeError
 
-            raise EdgeError(f"central consumer could not subscribe at {self.mqtt_cfg.host}:{self.mqtt_cfg.port}: "
-                            f"{self.consumer.last_error or 'no answer'}")
+            raise EdgeError(f"central ingest could not subscribe at {self.mqtt_cfg.host}:{self.mqtt_cfg.port}")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.consumer.stop()
-        if self._pub is not None:
-            self._pub.disconnect()
-            self._pub.loop_stop()
-            self._pub = None
+        for w in self.workers:
+            w.stop()
+        self.db.close()
 
-    def _on_message(self, topic: str, payload: bytes, verdict: str) -> None:
-        if verdict != "new":
-            return
-        received = time.time()
-        try:
-            env = json.loads(payload)
-        except ValueError:
-            return
-        created = _parse_time(env.get("created_at", ""))
+    # --- the registry ----------------------------------------------------------------------
+    def register(self, device_id: str, region: str, point: str, public_key_pem: str) -> None:
+        from edge.central.store import add_device
+
         with self._lock:
-            self.records[env["idempotency_key"]] = env
-            if created is not None:
-                self.latencies_s.append(max(0.0, received - created))
-                self.timeline.append((created, received))
+            add_device(self.db, device_id, region, point, public_key_pem)
 
+    def add_roster(self, signed: dict[str, Any], region: str = REGION) -> None:
+        from edge.central.store import add_roster
+
+        with self._lock:
+            add_roster(self.db, signed, region)
+
+    # --- what arrived ----------------------------------------------------------------------
     @property
     def seen(self) -> set[str]:
-        return self.consumer.state.seen
+        with self._lock:
+            return {r["idempotency_key"] for r in self.db.query("SELECT idempotency_key FROM records")}
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return int(self.db.one("SELECT COUNT(*) AS n FROM records WHERE kind = ?", (kind,))["n"])
 
     def received(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [e for e in self.records.values() if e.get("kind") == kind]
+            return [json.loads(r["envelope"]) for r in self.db.query("SELECT envelope FROM records WHERE kind = ? ORDER BY received_at", (kind,))]
 
-    # --- cmd/ledger: tell every terminal what the others paid ----------------------------
-    def _publisher(self) -> Any:
-        if self._pub is None:
-            from edge.transport.client import connect_options, make_client
+    def timeline(self) -> list[tuple[float, float]]:
+        """(record created, stored at central) per record, epoch seconds."""
+        with self._lock:
+            rows = self.db.query("SELECT created_at, received_at FROM records")
+        return [(_ts(r["created_at"]), _ts(r["received_at"])) for r in rows]
 
-            client, props = make_client(self.mqtt_cfg, "tepat-sim-ledger", clean=True)
-            client.connect(self.mqtt_cfg.host, self.mqtt_cfg.port, 10, **connect_options(props))
-            client.loop_start()
-            self._pub = client
-        return self._pub
+    @property
+    def latencies_s(self) -> list[float]:
+        return [max(0.0, got - made) for made, got in self.timeline()]
 
-    def send_ledger(self, device_ids: Sequence[str]) -> list[str]:
-        """Publish each terminal the accepted decisions of the *other* terminals; returns the devices sent to."""
-        accepted = [e for e in self.received("decision") if e["payload"].get("outcome") == "accept"]
-        sent: list[str] = []
-        for dev in device_ids:
-            entries = [
-                {"recipient_id": e["payload"]["recipient_id"], "period": e["payload"]["period"],
-                 "idempotency_key": e["idempotency_key"], "device_id": e["device_id"],
-                 "distribution_point": e["payload"]["distribution_point"], "decided_at": e["created_at"]}
-                for e in accepted if e["device_id"] != dev and e["payload"].get("period")
-            ]
-            if not entries:
-                continue
-            cmd = CommandEnvelope(command_id=new_key(), issued_at=datetime.now(timezone.utc), issuer="sim-central",
-                                  args={"schema": "tepat.ledger", "entries": entries})
-            topic = topics.cmd_topic(self.mqtt_cfg.topic_prefix, REGION, dev, "ledger")
-            info = self._publisher().publish(topic, cmd.model_dump_json(), qos=1)
-            info.wait_for_publish(10)
-            sent.append(dev)
-        return sent
+    def relay_pending(self) -> int:
+        """Ledger messages kept but not yet published to their terminal."""
+        with self._lock:
+            return int(self.db.one("SELECT COUNT(*) AS n FROM ledger_out WHERE sent_at IS NULL")["n"])
+
+    def relayed_seq(self) -> dict[str, int]:
+        """Last ledger sequence number sent to each terminal."""
+        with self._lock:
+            return {r["device_id"]: int(r["s"]) for r in self.db.query("SELECT device_id, MAX(seq) AS s FROM ledger_out GROUP BY device_id")}
+
+    def screenshot(self, out: Path) -> Path:
+        """Serve the product's dashboard on a free port and photograph it with headless Chromium."""
+        from edge.central.screenshot import screenshot
+        from edge.central.web import DashboardServer
+
+        server = DashboardServer(self.db_url, "127.0.0.1", 0).start()
+        try:
+            return screenshot(server.url, out)
+        finally:
+            server.stop()
+
+    def status(self) -> dict[str, Any]:
+        from edge.central.views import status
+
+        with self._lock:
+            return status(self.db)
+
+
+def _ts(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

@@ -35,6 +35,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR", type=Path,
                    help="keep each terminal's state (outbox, ledger, keys) here; default: a temporary folder, removed afterwards")
     p.add_argument("--models-dir", metavar="DIR", type=Path, help="face models folder; default: the repository's models/")
+    p.add_argument("--central-db", metavar="URL",
+                   help="central database (postgresql://… or sqlite:///path); default SQLite in the state folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--devices", type=int, default=1, metavar="N",
                    help="terminals at the distribution point (default 1); the queue is spread over them")
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="at the end, photograph the central dashboard with headless Chromium")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="play a scenario file; exit 1 if its expectations fail")
@@ -64,13 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the scenario files shipped with the simulator")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("fleet", help="N terminal processes against one broker: records/s and decision-to-consumer latency")
+    p = sub.add_parser("fleet", help="N terminals against one broker and the central service: records/s and decision-to-database latency")
     _common(p)
     p.add_argument("--devices", type=int, default=20, metavar="N", help="terminal processes (default 20)")
     p.add_argument("--records", type=int, default=50, metavar="M", help="decision records per terminal (default 50)")
     p.add_argument("--rate", type=float, default=0.0, metavar="R",
                    help="records per second per terminal; 0 = as fast as the terminal can (default)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--light", action="store_true",
+                   help="light terminals (signed records, one MQTT connection each, no face pipeline) driving the central "
+                   "service ('edge central ingest') into its database; use for 1,000+ terminals")
+    p.add_argument("--workers", type=int, default=1, metavar="W", help="with --light: central ingest worker processes (default 1)")
     p.set_defaults(func=cmd_fleet)
     return parser
 
@@ -101,13 +108,19 @@ def _play(args: argparse.Namespace, scenario, devices: int | None = None) -> int
         ep = broker.endpoint
         print(f"broker: {ep.kind} at {ep.host}:{ep.port} (MQTT {ep.protocol})", flush=True)
         work = args.state_dir or Path(tmp)
-        opts = RunOptions(work_dir=work, models_dir=args.models_dir)
+        opts = RunOptions(work_dir=work, models_dir=args.models_dir, central_db=args.central_db, screenshot=getattr(args, "screenshot", None))
         result = run_scenario(scenario, lib, broker, opts, progress=lambda line: print(line, flush=True))
     from simulator.tally import table
 
     print()
     print(f"summary: {scenario.name}")
     print(table(result.tally, scenario.expect))
+    c = result.central
+    every = "every record" if c and c["in_database"] == c["committed"] else "NOT every record"
+    print(f"central database: {every} is in it ({c.get('in_database', 0)}/{c.get('committed', 0)}), {c.get('payouts', 0)} payout(s), "
+          f"{c.get('conflicts', 0)} double payout(s) caught centrally, {c.get('quarantined', 0)} kept apart")
+    if args.state_dir:
+        print(f"dashboard: edge central --db {c.get('database')} serve   (then open http://127.0.0.1:8080/)")
     if getattr(args, "json", False):
         import json
 
@@ -155,6 +168,8 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
     if args.devices < 1 or args.records < 1:
         raise EdgeError("--devices and --records must be at least 1")
+    if args.light:
+        return _light_fleet(args)
     with _broker(args) as broker:
         ep = broker.endpoint
         print(f"broker: {ep.kind} at {ep.host}:{ep.port} (MQTT {ep.protocol})", flush=True)
@@ -169,6 +184,25 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     return 0 if report.lost == 0 else 1
+
+
+def _light_fleet(args: argparse.Namespace) -> int:
+    from simulator.fleet import LightOptions, run_light_fleet
+    from simulator.lightfleet import format_light
+
+    with _broker(args) as broker, tempfile.TemporaryDirectory(prefix="tepat-fleet-") as tmp:
+        ep = broker.endpoint
+        print(f"broker: {ep.kind} at {ep.host}:{ep.port} (MQTT {ep.protocol})", flush=True)
+        opts = LightOptions(devices=args.devices, records=args.records, rate=args.rate, work_dir=args.state_dir or Path(tmp),
+                            workers=args.workers, central_db=args.central_db)
+        report = run_light_fleet(ep, opts, progress=lambda line: print(line, flush=True))
+    if args.json:
+        import json
+
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(format_light(report))
+    return 0 if report.stored == report.expected and report.duplicates_rows == 0 else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,8 +7,10 @@ entry has no template: ``reject unknown_recipient`` / ``refer no_template``), so
 measure the record path: decision → signed record → outbox → MQTT → central consumer. Face
 inference costs are measured separately (docs/BENCHMARKS.md, face pipeline).
 
-The parent process runs the broker and the central consumer (the product's monitor), and reports
-records/s and the latency from each record's ``created_at`` to its receipt (p50/p95).
+The parent process runs the broker and the central service (:mod:`edge.central`, in-process), and reports
+records/s and the latency from each record's ``created_at`` to its commit in the central database (p50/p95).
+``--light`` (:func:`run_light_fleet`) replaces the terminal processes by light signed publishers, one MQTT
+connection each, so 1,000+ terminals fit on one machine, and runs ``edge central ingest`` as its own process(es).
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from simulator.broker import Endpoint
 
@@ -112,20 +117,21 @@ def run_fleet(endpoint: Endpoint, opts: FleetOptions, progress: Progress = print
     opts.work_dir.mkdir(parents=True, exist_ok=True)
     roster, issuer_pub = _roster_file(opts.work_dir)
     expected = opts.devices * opts.records
-    with CentralOffice(endpoint, client_id="tepat-fleet-central") as central:
+    with CentralOffice(endpoint, work_dir=opts.work_dir, client_id="tepat-fleet-central") as central:
         progress(f"starting {opts.devices} terminal processes ({opts.records} records each)")
         procs = []
         for i in range(opts.devices):
             dev = f"fleet-{i + 1:03d}"
             cmd = [sys.executable, "-m", "simulator.fleet", "--device", dev, "--host", endpoint.host, "--port", str(endpoint.port),
                    "--protocol", endpoint.protocol, "--records", str(opts.records), "--rate", str(opts.rate),
-                   "--work-dir", str(opts.work_dir), "--roster", str(roster), "--issuer-pub", str(issuer_pub)]
+                   "--work-dir", str(opts.work_dir), "--roster", str(roster), "--issuer-pub", str(issuer_pub),
+                   "--central-db", central.db_url, "--central-pub", str(central.public_key_file)]
             log = open(opts.work_dir / f"{dev}.log", "wb")
             procs.append((dev, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}), log))
         end = time.monotonic() + opts.timeout_s
         last = 0.0
         while time.monotonic() < end:
-            got = len(central.received("decision"))
+            got = central.count("decision")
             if got >= expected:
                 break
             if all(p.poll() is not None for _, p, _ in procs) and time.monotonic() - last > 5:
@@ -145,9 +151,9 @@ def run_fleet(endpoint: Endpoint, opts: FleetOptions, progress: Progress = print
             if p.returncode:
                 progress(f"  {dev} exited with status {p.returncode}: see {opts.work_dir / (dev + '.log')}")
         records = central.received("decision")
-        latencies = [lat * 1000 for lat in central.latencies_s]
-        duplicates = central.consumer.state.totals()["duplicates"]
-        timeline = list(central.timeline)
+        timeline = central.timeline()
+        latencies = [max(0.0, got - made) * 1000 for made, got in timeline]
+        duplicates = sum(w.stats.duplicates for w in central.workers)
     wall = max((max(r for _, r in timeline) - min(c for c, _ in timeline)) if timeline else 0.0, 1e-6)
     return FleetReport(
         devices=opts.devices, records_per_device=opts.records, expected=expected, delivered=len(records),
@@ -167,7 +173,9 @@ def worker(args: argparse.Namespace) -> int:
     endpoint = Endpoint(args.host, args.port, args.protocol, "configured")
     face = make_face_engine(with_environment({}))
     spec = Terminal(id=args.device, distribution_point="fleet-point")
-    with SimTerminal(spec, work_dir=Path(args.work_dir), endpoint=endpoint, issuer_pub=Path(args.issuer_pub), face=face) as term:
+    registrar = _Registrar(args.central_db, Path(args.central_pub))
+    with SimTerminal(spec, work_dir=Path(args.work_dir), endpoint=endpoint, issuer_pub=Path(args.issuer_pub), face=face,
+                     central=registrar) as term:
         term.install_roster(json.loads(Path(args.roster).read_text(encoding="utf-8")))
         issuer_dir = Path(args.roster).parent
         from simulator.central import DEMO_OFFICERS
@@ -195,6 +203,20 @@ def worker(args: argparse.Namespace) -> int:
     return 0 if pending == 0 else 1
 
 
+class _Registrar:
+    """What a fleet terminal process needs of the central side: its public key, and a way into the device registry."""
+
+    def __init__(self, db_url: str, public_key_file: Path) -> None:
+        self.db_url, self.public_key_file = db_url, public_key_file
+
+    def register(self, device_id: str, region: str, point: str, public_key_pem: str) -> None:
+        from edge.central.db import Database
+        from edge.central.store import add_device
+
+        with Database(self.db_url) as db:
+            add_device(db, device_id, region, point, public_key_pem)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulator.fleet", description="one fleet terminal (started by 'edge-sim fleet')")
     p.add_argument("--device", required=True)
@@ -206,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-dir", required=True)
     p.add_argument("--roster", required=True)
     p.add_argument("--issuer-pub", required=True)
+    p.add_argument("--central-db", required=True)
+    p.add_argument("--central-pub", required=True)
     args = p.parse_args(argv)
     from edge.logs import setup_logging
 
@@ -215,3 +239,153 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- light mode: many signed publishers driving the product's central service --------------
+@dataclass
+class LightOptions:
+    devices: int
+    records: int
+    rate: float
+    work_dir: Path
+    workers: int = 1
+    central_db: str | None = None
+    timeout_s: float = 900.0
+    per_process: int = 250
+
+
+def _register_all(db, terms) -> None:  # noqa: ANN001
+    from edge.central.db import utc_now
+    from edge.claim.crypto import public_key_id
+
+    with db.transaction():
+        for t in terms:
+            db.execute("INSERT INTO devices(device_id, region, distribution_point, public_key, key_id, added_at) VALUES (?, ?, ?, ?, ?, ?)"
+                       " ON CONFLICT (device_id) DO NOTHING", (t.device_id, t.region, t.point, t.public_pem, public_key_id(t.key.public_key()), utc_now()))
+
+
+def _sample_dashboard(url: str, stop, samples: list) -> None:  # noqa: ANN001
+    import urllib.request
+
+    while not stop.is_set():
+        try:
+            with urllib.request.urlopen(url + "api/status", timeout=10) as resp:
+                samples.append((time.time(), json.loads(resp.read())["records"]))
+        except OSError:
+            pass
+        stop.wait(0.25)
+
+
+def run_light_fleet(endpoint: Endpoint, opts: LightOptions, progress: Progress = print) -> "Any":
+    """N light terminals (one MQTT connection each, spread over publisher processes) → broker → ``edge central ingest``
+    with ``opts.workers`` worker processes → the central database; measures records/s and latencies."""
+    import threading
+
+    from cryptography.hazmat.primitives import serialization
+
+    from edge.central.db import Database, describe
+    from edge.central.web import DashboardServer
+    from edge.claim.crypto import generate_signing_key, private_key_pem, write_private_file
+    from simulator.lightfleet import LightReport, fleet
+
+    work = opts.work_dir
+    state = work / "central"
+    state.mkdir(parents=True, exist_ok=True)
+    key_file = state / "central_ed25519.pem"
+    if not key_file.exists():
+        write_private_file(key_file, private_key_pem(generate_signing_key()))
+    url = opts.central_db or f"sqlite:///{(state / 'central.sqlite').resolve()}"
+    db = Database(url)
+    db.migrate()
+    if int(db.one("SELECT COUNT(*) AS n FROM records")["n"]):
+        from edge.errors import EdgeError
+
+        raise EdgeError(f"{describe(url)} already holds records: the light fleet measures into an empty central database")
+    terms = fleet(opts.devices)
+    _register_all(db, terms)
+    progress(f"{opts.devices} light terminals registered in {describe(url)}")
+    cfg = work / "central.toml"
+    cfg.write_text(f'[mqtt]\nhost = "{endpoint.host}"\nport = {endpoint.port}\nprotocol = "{endpoint.protocol}"\n'
+                   'reconnect_min_s = 0.2\nreconnect_max_s = 2.0\ninflight = 200\n[device]\nlog_format = "text"\nlog_level = "WARNING"\n')
+    ingest_log = open(work / "ingest.log", "wb")  # noqa: SIM115
+    ingest = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(cfg), "central", "--state", str(state), "--db", url, "ingest",
+                               "--workers", str(opts.workers), "--client-id", f"fleet-ingest-{os.getpid()}"],
+                              stdout=ingest_log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = DashboardServer(url, "127.0.0.1", 0).start()
+    stop, samples = threading.Event(), []
+    pubs: list[tuple[subprocess.Popen, Any]] = []
+    go = work / "go"
+    go.unlink(missing_ok=True)
+    try:
+        end = time.monotonic() + 60
+        while (work / "ingest.log").read_text(errors="replace").count("subscribed") < opts.workers:
+            if time.monotonic() > end or ingest.poll() is not None:
+                raise RuntimeError(f"ingest did not start: {(work / 'ingest.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
+        for n, i in enumerate(range(0, len(terms), opts.per_process)):
+            spec = [{"device_id": t.device_id, "region": t.region, "point": t.point, "lat": t.lat, "lon": t.lon,
+                     "key_pem": t.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()).decode()} for t in terms[i:i + opts.per_process]]
+            path = work / f"light-{n}.json"
+            path.write_text(json.dumps(spec))
+            path.chmod(0o600)
+            log = open(work / f"light-{n}.log", "w+")  # noqa: SIM115
+            pubs.append((subprocess.Popen([sys.executable, "-m", "simulator.lightfleet", "--spec", str(path), "--host", endpoint.host,
+                                           "--port", str(endpoint.port), "--records", str(opts.records), "--rate", str(opts.rate),
+                                           "--go-file", str(go)], stdout=log, stderr=subprocess.STDOUT,
+                                          env={**os.environ, "PYTHONUNBUFFERED": "1"}), log))
+        end = time.monotonic() + 300
+        while not all(open(lg.name).read().startswith("connected") for _, lg in pubs):  # noqa: PTH123, SIM115
+            if time.monotonic() > end or any(p.poll() is not None for p, _ in pubs):
+                raise RuntimeError("publishers did not connect: " + " | ".join(open(lg.name).read()[-300:] for _, lg in pubs))  # noqa: PTH123, SIM115
+            time.sleep(0.2)
+        progress(f"{opts.devices} terminals connected ({len(pubs)} publisher processes); publishing {opts.records} records each")
+        threading.Thread(target=_sample_dashboard, args=(server.url, stop, samples), daemon=True).start()
+        go.write_text("go")
+        expected = opts.devices * opts.records
+        end = time.monotonic() + opts.timeout_s
+        last = 0.0
+        while time.monotonic() < end:
+            got = int(db.one("SELECT COUNT(*) AS n FROM records WHERE kind = 'decision'")["n"])
+            if got >= expected:
+                break
+            if time.monotonic() - last > 5:
+                progress(f"  {got}/{expected} records in the central database")
+                last = time.monotonic()
+            time.sleep(0.2)
+        time.sleep(0.6)  # one more dashboard sample
+    finally:
+        stop.set()
+        go.write_text("go")
+        for p, lg in pubs:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            lg.close()
+        ingest.send_signal(signal.SIGTERM)
+        try:
+            ingest.wait(30)
+        except subprocess.TimeoutExpired:
+            ingest.kill()
+        ingest_log.close()
+        server.stop()
+    rows = db.query("SELECT created_at, received_at FROM records WHERE kind = 'decision'")
+    dup = int(db.one("SELECT COUNT(*) - COUNT(DISTINCT idempotency_key) AS n FROM records")["n"])
+    db.close()
+    ts = lambda s: datetime.fromisoformat(s).timestamp()  # noqa: E731
+    pairs = sorted((ts(r["created_at"]), ts(r["received_at"])) for r in rows)
+    commit = [(got - made) * 1000 for made, got in pairs]
+    by_commit = sorted(pairs, key=lambda p: p[1])
+    shown, j = [], 0
+    for k, (made, _got) in enumerate(by_commit, start=1):
+        while j < len(samples) and samples[j][1] < k:
+            j += 1
+        if j < len(samples):
+            shown.append((samples[j][0] - made) * 1000)
+    wall = max((max(g for _, g in pairs) - min(m for m, _ in pairs)) if pairs else 0.0, 1e-6)
+    return LightReport(devices=opts.devices, records_per_device=opts.records, expected=opts.devices * opts.records, stored=len(rows),
+                       duplicates_rows=dup, workers=opts.workers, database=describe(url).split("?")[0], wall_s=wall,
+                       records_per_s=len(rows) / wall, commit_p50_ms=percentile(commit, 50), commit_p95_ms=percentile(commit, 95),
+                       dashboard_p50_ms=percentile(shown, 50), dashboard_p95_ms=percentile(shown, 95),
+                       broker=f"{endpoint.kind} {endpoint.host}:{endpoint.port} (MQTT {endpoint.protocol})")

@@ -3,9 +3,10 @@ central side received with the scenario's expectations.
 
 Order of play: sign the roster and install it on every terminal; for each planned claim apply the
 network and GPS schedule, put the claimant in front of that terminal's camera and run the claim
-(retaking while the terminal asks for it); then restore every link, wait for every outbox to drain,
-send each terminal the others' payments (``cmd/ledger``) so double payments surface as conflicts,
-drain again and count.
+(retaking while the terminal asks for it); then restore every link, wait for every outbox to drain
+into the central database (the product's ``edge.central`` service, which relays each payout, signed,
+to the other terminals as ``cmd/ledger`` so double payments surface as conflicts), wait for the
+relay to be applied, drain again and count what is in the central database.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ MAX_ATTEMPTS_GUARD = 10
 class RunOptions:
     work_dir: Path
     models_dir: Path | None = None
+    central_db: str | None = None  # postgresql://… for the central database; default SQLite in the work folder
+    screenshot: Path | None = None  # photograph the central dashboard at the end of the day (terminals still online)
     face: Any = None  # a FaceEngine to share; default: the configured pipeline, loaded once
 
 
@@ -46,6 +49,7 @@ class RunResult:
     problems: list[str]
     elapsed_s: float
     latencies_s: list[float] = field(default_factory=list)
+    central: dict[str, Any] = field(default_factory=dict)
 
 
 def _face_engine(opts: RunOptions) -> Any:
@@ -189,7 +193,7 @@ def _drain(terminals: dict[str, SimTerminal], central: CentralOffice, timeout_s:
         if now > end:
             return committed, pending
         if now - last_note > 2.0:
-            progress(f"      .. draining: {pending} record(s) queued on terminals, {len(missing)} not yet at central")
+            progress(f"      .. draining: {pending} record(s) queued on terminals, {len(missing)} not yet in the central database")
             last_note = now
         time.sleep(0.1)
 
@@ -207,15 +211,16 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
     progress(f"{len(plan.roster)} recipients on the roster, {len(plan.claims)} claimants in the queue, {len(sc.terminals)} terminal(s)")
     tally = Tally()
     with contextlib.ExitStack() as stack:
-        central = stack.enter_context(CentralOffice(broker.endpoint))
+        central = stack.enter_context(CentralOffice(broker.endpoint, work_dir=opts.work_dir, db_url=opts.central_db))
         terminals: dict[str, SimTerminal] = {}
         for spec in sc.terminals:
-            terminals[spec.id] = stack.enter_context(SimTerminal(spec, work_dir=opts.work_dir, endpoint=broker.endpoint,
+            terminals[spec.id] = stack.enter_context(SimTerminal(spec, work_dir=opts.work_dir, endpoint=broker.endpoint, central=central,
                                                                  issuer_pub=issuer.public_key_file, face=face, models_dir=opts.models_dir))
         officers, pins = issuer.signed_officers([spec.distribution_point for spec in sc.terminals])
         desk = DEMO_OFFICERS[0][0]
         for spec in sc.terminals:
             signed = issuer.signed_roster(plan.roster, distribution_point=spec.distribution_point, period=sc.roster.period)
+            central.add_roster(signed)
             report = terminals[spec.id].install_roster(signed)
             terminals[spec.id].install_officers(officers, desk, pins[desk])
             progress(f"{spec.id}: roster v{report.version} installed ({report.recipients} recipients); officer {desk} signed in")
@@ -233,14 +238,7 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
             term.set_gps_lost(False)
         progress("end of queue: waiting for every terminal's outbox to drain")
         _drain(terminals, central, sc.drain_timeout_s, progress)
-        if len(terminals) > 1:
-            before = {tid: t.commands_handled for tid, t in terminals.items()}
-            sent_to = central.send_ledger(list(terminals))
-            if sent_to:
-                progress(f"central: sent {', '.join(sent_to)} the other terminals' payments (cmd/ledger)")
-                end = time.monotonic() + 15
-                while time.monotonic() < end and any(terminals[t].commands_handled <= before[t] for t in sent_to):
-                    time.sleep(0.05)
+        _settle_relay(terminals, central, progress)
         committed, pending = _drain(terminals, central, sc.drain_timeout_s, progress)
         seen = central.seen
         tally.records = len(committed)
@@ -253,4 +251,24 @@ def run_scenario(sc: Scenario, lib: FaceLibrary, broker: SimBroker, opts: RunOpt
         if pending:
             tally.mismatches.append(f"{pending} record(s) still queued after {sc.drain_timeout_s:.0f} s")
         latencies = list(central.latencies_s)
-    return RunResult(tally, check(sc.expect, tally), time.monotonic() - t0, latencies)
+        info = central.status() | {"database": central.db_url, "in_database": len(committed & seen), "committed": len(committed)}
+        progress(f"central database: {info['in_database']}/{len(committed)} records stored, {info['payouts']} payout(s), "
+                 f"{info['conflicts']} double payout(s) caught centrally, {info['quarantined']} message(s) kept apart, "
+                 f"{info['ledger_messages']} signed ledger message(s) relayed")
+        if opts.screenshot:
+            progress(f"dashboard screenshot: {central.screenshot(opts.screenshot)}")
+    return RunResult(tally, check(sc.expect, tally), time.monotonic() - t0, latencies, info)
+
+
+def _settle_relay(terminals: dict[str, SimTerminal], central: CentralOffice, progress: Progress, timeout_s: float = 20.0) -> None:
+    """Wait until every signed ledger message the centre kept was published and applied by its terminal."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        want = central.relayed_seq()
+        behind = [t for t, seq in want.items() if t in terminals and terminals[t].ledger_seq < seq]
+        if not behind and central.relay_pending() == 0:
+            if want:
+                progress(f"central: relayed {sum(want.values())} signed ledger message(s) to {', '.join(sorted(want))} (cmd/ledger), all applied")
+            return
+        time.sleep(0.1)
+    progress(f"central: ledger relay not applied everywhere after {timeout_s:.0f} s: {central.relayed_seq()}")

@@ -21,7 +21,7 @@ ROWS = (
     ("queued_offline", "queued offline"),
     ("conflicts", "conflicts surfaced"),
     ("records", "records written"),
-    ("delivered", "delivered to central"),
+    ("delivered", "in the central database"),
     ("lost", "lost"),
 )
 
@@ -37,8 +37,8 @@ class Tally:
     queued_offline: int = 0
     conflicts: int = 0
     records: int = 0  # records the terminals committed to their outboxes
-    delivered: int = 0  # distinct records the central consumer received
-    lost: int = 0  # committed records central never received
+    delivered: int = 0  # distinct records stored in the central database (edge.central)
+    lost: int = 0  # committed records the central database never stored
     genuine_claims: int = 0  # claims by enrolled recipients showing their own, unfiltered photos
     genuine_referred: int = 0  # ... that the gates sent to the officer
     genuine_rejected: int = 0  # ... that were refused outright (should not happen)

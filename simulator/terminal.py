@@ -65,7 +65,7 @@ def with_environment(data: dict[str, Any]) -> EdgeConfig:
 
 
 def terminal_config(spec: Terminal, state_dir: Path, link_port: int, endpoint: Endpoint, issuer_pub: Path,
-                    models_dir: Path | None = None) -> EdgeConfig:
+                    models_dir: Path | None = None, central_pub: Path | None = None) -> EdgeConfig:
     """The terminal's configuration: its own state folder, the proxy as its broker, quick reconnects."""
     data: dict[str, Any] = {
         "device": {"device_id": spec.id, "region": REGION, "distribution_point": spec.distribution_point,
@@ -73,7 +73,7 @@ def terminal_config(spec: Terminal, state_dir: Path, link_port: int, endpoint: E
         "mqtt": {"host": "127.0.0.1", "port": link_port, "protocol": endpoint.protocol, "keepalive_s": 5,
                  "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
         "gps": {"no_fix_policy": spec.no_fix_policy, "max_fix_age_s": spec.max_fix_age_s},
-        "claim": {"issuer_keys": [str(issuer_pub)]},
+        "claim": {"issuer_keys": [str(issuer_pub)], "central_keys": [str(central_pub)] if central_pub else []},
     }
     if models_dir:
         data["face"] = {"models_dir": str(models_dir)}
@@ -87,8 +87,9 @@ class SimTerminal:
     """Context manager: on enter, the terminal is running (publisher connected or retrying)."""
 
     def __init__(self, spec: Terminal, *, work_dir: Path, endpoint: Endpoint, issuer_pub: Path, face: Any,
-                 models_dir: Path | None = None) -> None:
+                 models_dir: Path | None = None, central: Any = None) -> None:
         self.spec = spec
+        self.central = central  # simulator.central.CentralOffice: trusts its key, registers with it before going online
         self.id = spec.id
         self.state_dir = work_dir / spec.id
         self.endpoint = endpoint
@@ -129,7 +130,8 @@ class SimTerminal:
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.proxy = self._stack.enter_context(FaultProxy(target=(self.endpoint.host, self.endpoint.port)))
-        cfg = self.cfg = terminal_config(self.spec, self.state_dir, self.proxy.port, self.endpoint, self.issuer_pub, self.models_dir)
+        cfg = self.cfg = terminal_config(self.spec, self.state_dir, self.proxy.port, self.endpoint, self.issuer_pub, self.models_dir,
+                                         self.central.public_key_file if self.central is not None else None)
         gpsd_port = None
         if isinstance(self.spec.gps, GpsdGps):
             from simulator.gpsfake import Gpsfake
@@ -143,6 +145,11 @@ class SimTerminal:
         self.trusted = trusted_issuer_keys(cfg)
         router = self.router = CommandRouter(max_bytes=cfg.mqtt.max_inbound_bytes)
         register_claim_commands(router, self.service, self.trusted)
+        if self.central is not None:  # the device registry knows this terminal's key before its first message
+            from edge.claim.keys import claim_paths
+
+            self.central.register(self.id, cfg.device.region, self.spec.distribution_point,
+                                  claim_paths(cfg).device_pub.read_text(encoding="ascii"))
         self.publisher = self._stack.enter_context(
             MqttPublisher(cfg.mqtt, cfg.device, cfg.outbox_path, on_command=router.handle, store=cfg.store))
 
@@ -202,6 +209,14 @@ class SimTerminal:
         self.gps.set_outage("no_fix" if lost else None)
         self.clock.offset += GPS_LOSS_JUMP_S if lost else 1.5  # regain: a fresh report is due at once
         self.gps_lost = lost
+
+    @property
+    def ledger_seq(self) -> int:
+        """The last central ledger message (cmd/ledger sequence) this terminal applied."""
+        from edge.claim.ledger_cmd import SEQ_COUNTER
+
+        with self.service.lock:
+            return self.service.ledger.counter(SEQ_COUNTER)
 
     @property
     def commands_handled(self) -> int:

@@ -123,11 +123,14 @@ def test_two_offline_terminals_pay_same_recipient(datasets_dir, face_engine, mak
     try:
         for p in pubs:
             wait_until_linked(p)
+        from edge.central.relay import sign_ledger
+
         for dev, other in ((devs[0], paid[1].record), (devs[1], paid[0].record)):
-            central.command(dev, "ledger", {"entries": [{
+            wall = other.model_dump(mode="json")["time"]["wall"]
+            body = {"schema": "tepat.ledger", "schema_version": 2, "device_id": dev.device_id, "seq": 1, "issued_at": wall, "entries": [{
                 "recipient_id": other.recipient_id, "period": other.period, "idempotency_key": other.idempotency_key,
-                "device_id": other.device_id, "distribution_point": other.distribution_point,
-                "decided_at": other.model_dump(mode="json")["time"]["wall"]}]})
+                "device_id": other.device_id, "distribution_point": other.distribution_point, "decided_at": wall}]}
+            central.command(dev, "ledger", sign_ledger(body, issuer_key))  # signed (the roster issuer key), sequenced
         central.wait_for(lambda t, e: len([1 for t2, e2 in central.events if t2.endswith("/event/conflict")
                                            and e2["payload"]["recipient_id"] == "Thaksin_Shinawatra"]) >= 2, timeout=30)
         conflicts = {e["payload"]["device_id"]: e["payload"] for t, e in central.events

@@ -9,8 +9,10 @@ from tests.fixtures_claim import publisher_for, wait_until_linked
 
 
 def test_offline_double_payment_surfaces_as_conflict_at_central(mosquitto, mqtt_config_for, central, make_terminal, scripted_face,
-                                                                 roster_doc, trusted_keys):
-    """Two terminals pay one recipient while offline; once linked, central relays each payout and both conflicts arrive, signed."""
+                                                                 roster_doc, trusted_keys, issuer_key):
+    """Two terminals pay one recipient while offline; once linked, central relays each payout (signed, sequenced) and both conflicts arrive, signed."""
+    from edge.central.relay import sign_ledger
+
     devs = [DeviceConfig(device_id=f"dev-{i}", region="jabar", distribution_point=f"desa-{i}") for i in (2, 3)]
     terms = [make_terminal(scripted_face, device_id=d.device_id, point="dev-point", roster=roster_doc()) for d in devs]
     paid = [t.claim("PKH-00001", officer_id="OFF-1") for t in terms]  # both offline: publishers not started yet
@@ -23,8 +25,10 @@ def test_offline_double_payment_surfaces_as_conflict_at_central(mosquitto, mqtt_
         assert set(recs) == {"dev-2", "dev-3"}, decisions
         assert verify_record(recs["dev-2"], terms[0].key.public_key()) and verify_record(recs["dev-3"], terms[1].key.public_key())
         for dev, other in ((devs[0], recs["dev-3"]), (devs[1], recs["dev-2"])):
-            central.command(dev, "ledger", {"entries": [{k: other[k] for k in ("recipient_id", "period", "idempotency_key", "device_id", "distribution_point")}
-                                                        | {"decided_at": other["time"]["wall"]}]})
+            entry = {k: other[k] for k in ("recipient_id", "period", "idempotency_key", "device_id", "distribution_point")} | {"decided_at": other["time"]["wall"]}
+            body = {"schema": "tepat.ledger", "schema_version": 2, "device_id": dev.device_id, "seq": 1, "issued_at": other["time"]["wall"],
+                    "entries": [entry]}
+            central.command(dev, "ledger", sign_ledger(body, issuer_key))  # no claim.central_keys: the roster issuer key signs
         conflicts = central.wait_for(lambda t, e: t.endswith("/event/conflict") and len(
             [x for x in central.events if x[0].endswith("/event/conflict")]) >= 2)
         got = {e["payload"]["device_id"]: e["payload"] for t, e in central.events if t.endswith("/event/conflict")}

@@ -139,23 +139,36 @@ def test_spoof_is_referred(make_terminal, scripted_face, roster_doc):
     assert second.record.scores.liveness_score == 0.1
 
 
-def test_conflicting_offline_claims_surface(make_terminal, scripted_face, roster_doc):
+def test_conflicting_offline_claims_surface(make_terminal, scripted_face, roster_doc, issuer_key, trusted_keys):
     """Two terminals paying the same recipient offline each emit one signed conflict record once the central side relays the other's payout."""
+    from edge.central.relay import sign_ledger
+    from edge.claim.ledger_cmd import LedgerGuard
+
     a = make_terminal(scripted_face, device_id="t-a", roster=roster_doc())
     b = make_terminal(scripted_face, device_id="t-b", roster=roster_doc())
     ra, rb = a.claim("PKH-00001"), b.claim("PKH-00001")
     assert ra.decision.outcome == rb.decision.outcome == "accept"
 
-    def relay(rec):
-        return LedgerCommand.model_validate({"entries": [{"recipient_id": rec.recipient_id, "period": rec.period,
-                                              "idempotency_key": rec.idempotency_key, "device_id": rec.device_id,
-                                              "distribution_point": rec.distribution_point, "decided_at": rec.time.wall.isoformat()}]})
+    def relay(rec, to, seq):
+        return LedgerCommand.model_validate(sign_ledger({
+            "schema": "tepat.ledger", "schema_version": 2, "device_id": to, "seq": seq, "issued_at": rec.time.wall.isoformat(),
+            "entries": [{"recipient_id": rec.recipient_id, "period": rec.period, "idempotency_key": rec.idempotency_key, "device_id": rec.device_id,
+                         "distribution_point": rec.distribution_point, "decided_at": rec.time.wall.isoformat()}]}, issuer_key))
 
-    ca = apply_ledger_update(a, relay(rb.record))
-    cb = apply_ledger_update(b, relay(ra.record))
+    ga, gb = LedgerGuard(keys=trusted_keys), LedgerGuard(keys=trusted_keys)
+    ca = apply_ledger_update(a, relay(rb.record, "t-a", 1), ga)
+    cb = apply_ledger_update(b, relay(ra.record, "t-b", 1), gb)
     assert len(ca) == len(cb) == 1 and ca[0].other_device_id == "t-b" and cb[0].other_device_id == "t-a"
     assert [r["schema"] for r in outbox_records(a, "conflict")] == ["tepat.conflict"]
-    assert apply_ledger_update(a, relay(rb.record)) == []  # reported once
+    assert apply_ledger_update(a, relay(rb.record, "t-a", 2), ga) == []  # reported once
+    assert apply_ledger_update(a, relay(rb.record, "t-a", 2), ga) == [] and ga.refused == {"replay": 1}
+    # the recipient is now paid elsewhere per the central ledger: at terminal a it was paid locally (already_claimed);
+    # a third terminal that only heard of it from the centre refers to a supervisor with the entry shown
+    c = make_terminal(scripted_face, device_id="t-c", roster=roster_doc())
+    gc = LedgerGuard(keys=trusted_keys)
+    assert apply_ledger_update(c, relay(ra.record, "t-c", 1), gc) == []
+    seen = c.claim("PKH-00001").decision
+    assert (seen.outcome, seen.reason_code) == ("refer", "paid_elsewhere") and ra.record.idempotency_key in seen.message["en"]
 
 
 def test_roster_command_refusals_are_acknowledged(make_terminal, scripted_face, roster_doc, issuer_key, trusted_keys):

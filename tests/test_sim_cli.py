@@ -39,6 +39,7 @@ def test_demo_runs_from_a_clean_checkout(tmp_path: Path, datasets_dir: Path) -> 
     assert proc.returncode == 0, out
     assert "link DOWN" in out and "link UP" in out
     assert "summary: demo" in out and "OK: every expectation met" in out
+    assert "central database: every record is in it" in out
     lost_row = next(line for line in proc.stdout.splitlines() if line.startswith("lost "))
     assert lost_row.split()[1] == "0"
     assert "Traceback" not in out

@@ -1,19 +1,24 @@
 """What the central side sends: rosters (``cmd/roster``) and ledger updates (``cmd/ledger``).
 
-Handlers never raise into the MQTT thread: a refused roster or malformed update is logged and
-answered with a ``roster_ack`` record saying why; an accepted ledger update that reveals a
-double payment appends a ``conflict`` record to the outbox at once.
+Handlers never raise into the MQTT thread: a refused roster is logged and answered with a
+``roster_ack`` record saying why; a ``cmd/ledger`` must be signed by a trusted central key and
+carry this terminal's next sequence number (see :mod:`edge.claim.ledger_cmd`); an accepted ledger
+update that reveals a double payment appends a ``conflict`` record to the outbox at once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from edge.claim.ledger import Disbursement
+from edge.claim.crypto import load_public_key, public_key_id
+from edge.claim.ledger_cmd import (
+    MAX_CONFLICTS_PER_HOUR, MAX_CONFLICTS_PER_MESSAGE, SEQ_COUNTER, LedgerGuard, LedgerRefused, check_signed_ledger,
+)
 from edge.claim.records import ConflictRecord
 from edge.claim.roster import RosterRejected, open_signed_roster
 from edge.claim.roster_store import InstallReport
@@ -66,36 +71,57 @@ def _version_of(payload: Any) -> int | None:
         return None
 
 
-def apply_ledger_update(svc: ClaimService, payload: Any) -> list[ConflictRecord]:
-    """``cmd/ledger`` handler: merge central disbursements; each newly found double payment becomes a signed
-    ``conflict`` record in the outbox immediately. Invalid payloads are logged and ignored. Never raises."""
-    try:
-        cmd = payload if isinstance(payload, LedgerCommand) else LedgerCommand.model_validate(payload)
-    except ValidationError as exc:
-        logger.error("Ledger update refused: %s", exc.errors()[0]["msg"] if exc.errors() else exc)
-        return []
+def apply_ledger_update(svc: ClaimService, payload: Any, guard: LedgerGuard | None = None, now: datetime | None = None) -> list[ConflictRecord]:
+    """``cmd/ledger`` handler: verify the central signature and sequence, validate each entry, merge; each newly found
+    double payment becomes a signed ``conflict`` record (capped per message and per hour). Refusals are logged and
+    counted; never raises."""
+    guard = guard or LedgerGuard(keys={})
     out: list[ConflictRecord] = []
     with svc.lock:
         try:
-            conflicts = svc.ledger.apply_central([Disbursement(**e.model_dump(), source="central") for e in cmd.entries])
+            seq, entries, _bad = check_signed_ledger(svc, guard, payload, now)
+            conflicts = svc.ledger.apply_central(entries, counter=(SEQ_COUNTER, seq))
+        except LedgerRefused as exc:
+            guard.count(exc.code)
+            (logger.info if exc.code == "replay" else logger.error)("%s", exc)
+            return []
         except EdgeError as exc:
             logger.error("Ledger update not applied: %s", exc)
             return []
-        for c in conflicts:
+        budget = guard.conflict_budget(time.monotonic())
+        for i, c in enumerate(conflicts):
+            if i >= budget:
+                svc.ledger.forget_conflict(c.local.idempotency_key, c.other.idempotency_key)
+                continue
             rec = ConflictRecord(**svc.record_fields(svc.where()), recipient_id=c.recipient_id, period=c.period, local_key=c.local.idempotency_key,
                                  local_decided_at=c.local.decided_at, other_key=c.other.idempotency_key, other_device_id=c.other.device_id,
                                  other_distribution_point=c.other.distribution_point, other_decided_at=c.other.decided_at)
             try:
                 out.append(svc.emit(KIND_CONFLICT, rec))
+                guard.conflict_times.append(time.monotonic())
             except EdgeError as exc:
                 svc.ledger.forget_conflict(c.local.idempotency_key, c.other.idempotency_key)
                 logger.error("Conflict record for %s not queued (%s); it will be reported on the next ledger update", c.recipient_id, exc)
+        if len(conflicts) > budget:
+            guard.count("conflicts_capped")
+            logger.warning("%d double payment(s) not recorded here: conflict records are capped (%d per message, %d per hour); "
+                           "the central side has recorded them, and a resent ledger update reports them here again",
+                           len(conflicts) - budget, MAX_CONFLICTS_PER_MESSAGE, MAX_CONFLICTS_PER_HOUR)
     return out
 
 
+def central_keys(svc: ClaimService, trusted_keys: dict[str, Any]) -> dict[str, Any]:
+    """Keys trusted to sign ``cmd/ledger``: ``claim.central_keys`` when set, else the roster issuers' keys."""
+    paths = getattr(svc.cfg, "central_keys", None) or []
+    if not paths:
+        return dict(trusted_keys)
+    keys = [load_public_key(p) for p in paths]
+    return {public_key_id(k): k for k in keys}
 
 
-def register_claim_commands(router: Any, svc: ClaimService, trusted_keys: dict[str, Any]) -> None:
+def register_claim_commands(router: Any, svc: ClaimService, trusted_keys: dict[str, Any]) -> LedgerGuard:
     """Route ``cmd/roster`` and ``cmd/ledger`` of an ``edge.transport.router.CommandRouter`` to this terminal's claim service."""
+    guard = LedgerGuard(keys=central_keys(svc, trusted_keys))
     router.register("roster", RosterCommand, lambda args, envelope: handle_roster_command(svc, trusted_keys, args))
-    router.register("ledger", LedgerCommand, lambda args, envelope: apply_ledger_update(svc, args))
+    router.register("ledger", LedgerCommand, lambda args, envelope: apply_ledger_update(svc, args, guard))
+    return guard

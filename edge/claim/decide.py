@@ -50,6 +50,8 @@ class PriorClaim:
     decided_at: str
     distribution_point: str
     device_id: str
+    source: str = "local"  # "central": another terminal's payout relayed by the central side (cmd/ledger)
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,10 @@ def _entitlement_check(f: ClaimFacts, rid: str | None) -> Decision | None:
     if r.entitlement_period and f.roster.period and r.entitlement_period != f.roster.period:
         return _d("reject", "ineligible", f, rid, why=f"entitlement is for {r.entitlement_period}")
     if f.prior is not None:
-        return _d("reject", "already_claimed", f, rid, first_at=f.prior.decided_at,
-                  first_place=f"{f.prior.distribution_point} ({f.prior.device_id})")
+        # Paid elsewhere per the central ledger: a supervisor sees the entry and decides; never a silent refusal.
+        code = "paid_elsewhere" if f.prior.source == "central" else "already_claimed"
+        return _d("refer" if code == "paid_elsewhere" else "reject", code, f, rid, first_at=f.prior.decided_at,
+                  first_place=f"{f.prior.distribution_point} ({f.prior.device_id})", entry=f.prior.key)
     return None
 
 

@@ -140,11 +140,16 @@ class Ledger:
     def prior_claim(self, recipient_id: str, period: str) -> PriorClaim | None:
         """The earliest valid disbursement to ``recipient_id`` in ``period`` known here (local or central)."""
         row = self._db.execute(
-            "SELECT decided_at, distribution_point, device_id FROM disbursements"
-            " WHERE recipient_id = ? AND period = ? AND voided_by IS NULL ORDER BY decided_at LIMIT 1",
+            "SELECT decided_at, distribution_point, device_id, source, idempotency_key FROM disbursements"
+            " WHERE recipient_id = ? AND period = ? AND voided_by IS NULL ORDER BY source = 'central', decided_at LIMIT 1",
             (recipient_id, period),
         ).fetchone()
-        return PriorClaim(row["decided_at"], row["distribution_point"], row["device_id"]) if row else None
+        return PriorClaim(row["decided_at"], row["distribution_point"], row["device_id"], row["source"], row["idempotency_key"]) if row else None
+
+    def counter(self, name: str) -> int:
+        """A named durable counter (0 when never set), e.g. the last ``cmd/ledger`` sequence applied."""
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
 
     def voided_local(self, recipient_id: str, period: str) -> list[str]:
         """Keys of this terminal's payouts to ``recipient_id`` in ``period`` that an override voided."""
@@ -289,11 +294,14 @@ class Ledger:
             (recipient_id,)).fetchall()
         return {"recipient_id": recipient_id, "disbursements": [dict(r) for r in disb], "decisions": [dict(r) for r in dec]}
 
-    def apply_central(self, entries: list[Disbursement]) -> list[Conflict]:
-        """Merge disbursements reported by the central side; returns new conflicts (each reported once)."""
+    def apply_central(self, entries: list[Disbursement], counter: tuple[str, int] | None = None) -> list[Conflict]:
+        """Merge disbursements reported by the central side; returns new conflicts (each reported once).
+        ``counter`` ``(name, value)`` is set in the same transaction (the ledger sequence applied)."""
         conflicts: list[Conflict] = []
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
+            if counter is not None:
+                self._db.execute("INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", counter)
             for e in entries:
                 mine = self._db.execute("SELECT 1 FROM disbursements WHERE idempotency_key = ? AND source = 'local'", (e.idempotency_key,)).fetchone()
                 if mine:

@@ -16,6 +16,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_recipient": ("Nomor {recipient_id} tidak ada di daftar penerima titik ini.", "Recipient {recipient_id} is not on this point's roster."),
     "ineligible": ("Penerima {recipient_id} tidak berhak pada periode ini: {why}.", "Recipient {recipient_id} is not entitled this period: {why}."),
     "already_claimed": ("Sudah diambil pada {first_at} di {first_place}.", "Already collected on {first_at} at {first_place}."),
+    "paid_elsewhere": ("Menurut buku besar pusat sudah dibayar pada {first_at} di {first_place} (catatan {entry}). Rujuk ke supervisor.",
+                       "The central ledger shows a payout on {first_at} at {first_place} (entry {entry}). Refer to a supervisor."),
     "no_roster": ("Belum ada daftar penerima yang sah di perangkat.", "No valid roster is installed on this terminal."),
     "roster_expired": ("Daftar penerima sudah kedaluwarsa ({valid_until}).", "The roster has expired ({valid_until})."),
     "no_gps_fix": ("Menunggu sinyal GPS; penyaluran tanpa lokasi tidak diizinkan.", "Waiting for GPS; disbursement without a position is not allowed."),

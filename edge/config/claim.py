@@ -22,6 +22,7 @@ class ClaimConfig(Section):
     issuers: list[IssuerConfig] = Field(default_factory=list, description="Trusted roster issuers with the name each key signs as and the distribution points it may sign for.")
     require_sealed_rosters: bool = Field(False, description="Refuse rosters not sealed to this terminal's roster key (edge roster seal), so the broker never sees names or photos. Turn on once the programme office seals rosters.")
     roster_min_version: int = Field(1, ge=1, le=2**31 - 1, description="Floor: rosters with a lower version are refused, even on a terminal with no roster installed (set it to the programme's current version when provisioning).")
+    central_keys: list[Path] = Field(default_factory=list, description="PEM Ed25519 public keys of the operations centre that signs cmd/ledger; empty: the roster issuer keys.")
     keys_dir: Path | None = Field(None, description="Folder of this terminal's keys (mode 0700); default <state_dir>/keys.")
     device_key_file: Path | None = Field(None, description="Ed25519 private key that signs records; default <keys_dir>/device_ed25519.pem.")
     template_key_file: Path | None = Field(None, description="AES-256 key for templates at rest (base64); default <keys_dir>/template.key; $TEPAT_TEMPLATE_KEY wins.")
