@@ -14,6 +14,7 @@ import hmac
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -88,37 +89,51 @@ def public_key_pem(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """An Ed25519 private key from a PEM file that only its owner can read."""
+def load_private_pem(path: Path, kind: type, what: str) -> Any:
+    """A private key of class ``kind`` (named ``what`` in errors) from a PEM file that only its owner can read."""
     path = Path(path)
     check_private_file(path)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path}: not a PEM private key ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path}: not an Ed25519 private key")
+    if not isinstance(key, kind):
+        raise KeyFileError(f"{path}: not an {what} private key")
     return key
 
 
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """An Ed25519 public key from a PEM file."""
+def load_public_pem(path: Path, kind: type, what: str, hint: str = "") -> Any:
+    """A public key of class ``kind`` from a PEM file; ``hint`` names the file expected, for the error line."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise KeyFileError(f"public key file not found: {path}") from None
-    return parse_public_key(data, str(path))
+    return parse_public_pem(data, kind, what, str(path), hint)
 
 
-def parse_public_key(data: bytes, what: str = "public key") -> Ed25519PublicKey:
+def parse_public_pem(data: bytes, kind: type, what: str, where: str, hint: str = "") -> Any:
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"{what}: not a PEM public key ({exc})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise KeyFileError(f"{what}: not an Ed25519 public key")
+        raise KeyFileError(f"{where}: not a PEM public key ({exc})") from None
+    if not isinstance(key, kind):
+        raise KeyFileError(f"{where}: not an {what} public key{f' ({hint})' if hint else ''}")
     return key
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """An Ed25519 private key from a PEM file that only its owner can read."""
+    return load_private_pem(path, Ed25519PrivateKey, "Ed25519")
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file."""
+    return load_public_pem(path, Ed25519PublicKey, "Ed25519")
+
+
+def parse_public_key(data: bytes, what: str = "public key") -> Ed25519PublicKey:
+    return parse_public_pem(data, Ed25519PublicKey, "Ed25519", what)
 
 
 def sign(key: Ed25519PrivateKey, message: bytes) -> str:

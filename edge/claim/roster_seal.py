@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from edge.claim.crypto import KeyFileError, b64, check_private_file
+from edge.claim.crypto import b64, load_private_pem, load_public_pem
 from edge.errors import EdgeError
 
 ALG = "x25519-hkdf-sha256-aes256gcm"
@@ -97,25 +97,8 @@ def public_pem(key: X25519PrivateKey) -> bytes:
 
 
 def load_roster_private(path: Path) -> X25519PrivateKey:
-    path = Path(path)
-    check_private_file(path)
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"{path}: not a PEM private key ({exc})") from None
-    if not isinstance(key, X25519PrivateKey):
-        raise KeyFileError(f"{path}: not an X25519 private key")
-    return key
+    return load_private_pem(path, X25519PrivateKey, "X25519")
 
 
 def load_roster_public(path: Path) -> X25519PublicKey:
-    path = Path(path)
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except FileNotFoundError:
-        raise KeyFileError(f"public key file not found: {path}") from None
-    except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"{path}: not a PEM public key ({exc})") from None
-    if not isinstance(key, X25519PublicKey):
-        raise KeyFileError(f"{path}: not an X25519 public key (the terminal's roster_x25519.pub.pem)")
-    return key
+    return load_public_pem(path, X25519PublicKey, "X25519", "the terminal's roster_x25519.pub.pem")
