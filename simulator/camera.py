@@ -12,27 +12,28 @@ same scenario gives the same frames every run.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge.camera.base import CameraError, CameraState, Frame
+from edge.camera import folder
+from edge.camera.base import CameraError
 from edge.camera.folder import IMAGE_EXTS, VIDEO_EXTS, list_media, load_frames, read_rgb  # noqa: F401 - re-exported
 from simulator import degrade
 
-logger = logging.getLogger(__name__)
 
-class FolderCamera:
+class FolderCamera(folder.FolderCamera):
     """A camera whose scene is a list of images (or video frames), served in order.
 
     ``capture()`` returns the next frame (looping when ``loop``), degraded by the current
     degradations with a seeded RNG. ``present()`` swaps the scene: the simulator's claimant
     steps up to the terminal.
     """
+
+    backend = "simulated"
+    what = "simulated camera"
 
     def __init__(
         self,
@@ -48,68 +49,18 @@ class FolderCamera:
             seed = int(getattr(source, "seed", 0) or 0)
             source = source.path
         _check_names(degradations)
-        self._path = Path(source) if source is not None else None
-        self._loop = loop
+        self._setup(Path(source) if source is not None else None, loop)
         self._degradations = tuple(degradations)
         self._seed = seed
         self._rng = np.random.default_rng(seed)
-        self._frames: list[np.ndarray] = []
-        self._sources: list[str] = []
         self._other: np.ndarray | None = None
-        self._index = 0
-        self._state: CameraState = "stopped"
         self.label = ""
 
-    # --- the camera Protocol -------------------------------------------------------------
-    @property
-    def state(self) -> CameraState:
-        return self._state
+    def _render(self, rgb: np.ndarray) -> np.ndarray:
+        return degrade.apply(rgb, self._degradations, self._rng, self._other) if self._degradations else rgb
 
-    def start(self) -> None:
-        if self._state == "ok":
-            return
-        if self._path is not None and not self._frames:
-            files = list_media(self._path)
-            self._frames = load_frames(files)
-            self._sources = [str(f) for f in files]
-            logger.info("simulated camera: %d frame(s) from %s", len(self._frames), self._path)
-        self._state = "ok"
-
-    def capture(self) -> Frame:
-        if self._state != "ok":
-            raise CameraError(f"simulated camera is {self._state}; call start() first")
-        if not self._frames:
-            raise CameraError("simulated camera has nothing in front of it (no images presented)")
-        if self._index >= len(self._frames):
-            if not self._loop:
-                raise CameraError("simulated camera ran out of frames (loop = false)")
-            self._index = 0
-        i = self._index
-        self._index += 1
-        rgb = self._frames[i]
-        if self._degradations:
-            rgb = degrade.apply(rgb, self._degradations, self._rng, self._other)
-        meta = {
-            "backend": "simulated",
-            "source": self._sources[min(i, len(self._sources) - 1)] if self._sources else "",
-            "frame_index": i,
-            "degradations": list(self._degradations),
-            "label": self.label,
-        }
-        return Frame(rgb=np.ascontiguousarray(rgb), captured_monotonic_ns=time.monotonic_ns(), metadata=meta)
-
-    def stop(self) -> None:
-        self._state = "stopped"
-
-    def close(self) -> None:
-        self._state = "stopped"
-
-    def __enter__(self) -> "FolderCamera":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _extra_metadata(self) -> dict[str, Any]:
+        return {"degradations": list(self._degradations), "label": self.label}
 
     # --- simulator control ---------------------------------------------------------------
     def present(

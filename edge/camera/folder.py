@@ -77,7 +77,14 @@ def load_frames(paths: Sequence[Path]) -> list[np.ndarray]:
 
 
 class FolderCamera:
-    """The camera Protocol over the files in a folder: ``capture()`` returns the next one, looping when ``loop``."""
+    """The camera Protocol over the files in a folder: ``capture()`` returns the next one, looping when ``loop``.
+
+    Subclasses (the simulator's camera) change what a frame looks like through :meth:`_render` and add
+    metadata through :meth:`_extra_metadata`; the Protocol itself lives here once.
+    """
+
+    backend = "folder"
+    what = "folder camera"
 
     def __init__(self, source: Any, *, loop: bool = True) -> None:
         if not isinstance(source, (str, Path)):  # an edge.config.FolderCameraConfig
@@ -85,7 +92,10 @@ class FolderCamera:
                 raise CameraError("camera.degradations are simulated capture problems: the simulator's camera "
                                   "(edge-sim) applies them; remove them to serve the folder as it is")
             loop, source = source.loop, source.path
-        self._path = Path(source)
+        self._setup(Path(source), loop)
+
+    def _setup(self, path: Path | None, loop: bool) -> None:
+        self._path = path
         self._loop = loop
         self._frames: list[np.ndarray] = []
         self._sources: list[str] = []
@@ -99,24 +109,35 @@ class FolderCamera:
     def start(self) -> None:
         if self._state == "ok":
             return
-        if not self._frames:
+        if self._path is not None and not self._frames:
             files = list_media(self._path)
             self._frames = load_frames(files)
             self._sources = [str(f) for f in files]
-            logger.info("folder camera: %d frame(s) from %s", len(self._frames), self._path)
+            logger.info("%s: %d frame(s) from %s", self.what, len(self._frames), self._path)
         self._state = "ok"
 
     def capture(self) -> Frame:
         if self._state != "ok":
-            raise CameraError(f"folder camera is {self._state}; call start() first")
+            raise CameraError(f"{self.what} is {self._state}; call start() first")
+        if not self._frames:
+            raise CameraError(f"{self.what} has nothing in front of it (no images presented)")
         if self._index >= len(self._frames):
             if not self._loop:
-                raise CameraError("folder camera ran out of frames (loop = false)")
+                raise CameraError(f"{self.what} ran out of frames (loop = false)")
             self._index = 0
         i = self._index
         self._index += 1
-        meta = {"backend": "folder", "source": self._sources[min(i, len(self._sources) - 1)], "frame_index": i}
-        return Frame(rgb=np.ascontiguousarray(self._frames[i]), captured_monotonic_ns=time.monotonic_ns(), metadata=meta)
+        meta = {"backend": self.backend, "source": self._sources[min(i, len(self._sources) - 1)] if self._sources else "",
+                "frame_index": i, **self._extra_metadata()}
+        return Frame(rgb=np.ascontiguousarray(self._render(self._frames[i])), captured_monotonic_ns=time.monotonic_ns(),
+                     metadata=meta)
+
+    def _render(self, rgb: np.ndarray) -> np.ndarray:
+        """The frame as the lens sees it: the file as it is."""
+        return rgb
+
+    def _extra_metadata(self) -> dict[str, Any]:
+        return {}
 
     def stop(self) -> None:
         self._state = "stopped"
