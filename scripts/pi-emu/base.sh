@@ -13,8 +13,9 @@ MIRROR=${PI_EMU_MIRROR:-http://deb.debian.org/debian}
 # for that exist in Debian for arm64 (python3-picamera2/python3-libcamera live only in the Raspberry Pi
 # archive), mosquitto for the loopback broker, ca-certificates for pip.
 # debootstrap does not resolve virtual packages: gpsd-clients' GTK chain needs dconf-service, which needs
-# "dbus-session-bus", so dbus-user-session (its provider) is named explicitly.
-PACKAGES=(python3 python3-venv systemd systemd-sysv gpsd gpsd-clients dbus-user-session chrony mosquitto
+# "dbus-session-bus", so dbus-user-session (its provider) is named explicitly, and libpam-systemd needs
+# "dbus-system-bus", so dbus (its provider) is named too.
+PACKAGES=(python3 python3-venv systemd systemd-sysv gpsd gpsd-clients dbus dbus-user-session chrony mosquitto
           mosquitto-clients sqlite3 ca-certificates procps)
 key=$( { echo "$SUITE $ARCH $MIRROR ${PACKAGES[*]}"; cat "$0"; } | sha256sum | cut -c1-16)
 root=$cache/base-$ARCH-$SUITE-$key
