@@ -154,7 +154,7 @@ def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, 
     shown = _shown(result)
     flags = f" flags {','.join(d.flags)}" if d.flags else ""
     where = "  (offline: queued)" if offline else ""
-    progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> {d.outcome.upper()} ({d.reason_code}{shown}){flags}{where}")
+    progress(f"[{c.index:02d}] {term.id:8s} {_describe(c, plan)}  -> {d.outcome.upper()} ({d.reason_code}{',' if shown else ''}{shown}){flags}{where}")
     allowed = [c.expect] if isinstance(c.expect, str) else c.expect
     if allowed and d.outcome not in allowed:
         tally.mismatches.append(f"claim {c.index} ({c.kind}, {c.identity}) at {term.id}: expected {' or '.join(allowed)}, "
