@@ -40,6 +40,10 @@ FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.error
 AREAS = ("camera", "face", "claim", "gps", "store", "transport", "service", "monitor")
 AREA_INTERFACES = (
     "edge.camera.base",       # Frame, Camera protocol, CameraError (the service supervises a camera)
+    "edge.face.image",        # the one bounded decoder of untrusted images (camera folder, roster photos)
+    "edge.claim.records",     # the signed record format, checked by the publisher and the central side
+    "edge.claim.crypto",      # Ed25519 keys and signatures of those records
+    "edge.claim.record_verify",  # a record's signature checked before publishing and at the centre
     "edge.gps.model",         # PositionStamp, GpsFix (records carry the position stamp)
     "edge.store.outbox",      # the publisher drains the outbox
     "edge.transport.topics",  # topic names, shared with the central side's monitor
