@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from edge.central.relay import sign_ledger
 from edge.claim.roster import sign_roster
 from edge.config import EdgeConfig
-from tests.fixtures_claim import PERIOD
+from tests.fixtures_claim import NOW, PERIOD
 from tests.support.terminal import terminal_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,8 +80,10 @@ def test_http_api_off_keeps_roster_and_ledger_commands(tmp_path: Path, mosquitto
         assert acks, "no roster_ack: cmd/roster is not handled with claim.http_api = false"
         assert acks[0][1]["payload"]["accepted"] and acks[0][1]["payload"]["recipients"] == 3, acks[0][1]
         entry = {"recipient_id": "PKH-00002", "period": PERIOD, "idempotency_key": "other-terminal-key-0001",
-                 "device_id": "dev-9", "distribution_point": "desa-9", "decided_at": "2026-01-05T09:00:00+07:00"}
-        central.command(device, "ledger", {"entries": [entry]})
+                 "device_id": "dev-9", "distribution_point": "desa-9", "decided_at": NOW.isoformat()}
+        body = {"schema": "tepat.ledger", "schema_version": 2, "device_id": DEVICE, "seq": 1, "issued_at": NOW.isoformat(),
+                "entries": [entry]}
+        central.command(device, "ledger", sign_ledger(body, issuer_key))  # no claim.central_keys: the issuer key signs
         deadline = 60
         while deadline and not runner.stop_event.wait(0.25):
             deadline -= 1
