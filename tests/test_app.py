@@ -47,12 +47,17 @@ def issuer_pub(tmp_path: Path, issuer_key) -> Path:
     return path
 
 
-def test_http_api_off_keeps_roster_and_ledger_commands(tmp_path: Path, mosquitto, mqtt_config_for, central, roster_doc,
+def test_http_api_off_keeps_roster_and_ledger_commands(tmp_path: Path, mosquitto_fresh, mqtt_config_for, roster_doc,
                                                       issuer_key, issuer_pub) -> None:
     """claim.http_api = false: `edge run`'s terminal still installs a roster sent on cmd/roster (acknowledged on the
-    broker) and merges a cmd/ledger update into its ledger."""
+    broker) and merges a cmd/ledger update into its ledger. (A broker of its own: what this terminal publishes must not
+    reach the tests that share the session broker.)"""
     from edge.app import build_service, open_claim_service
     from edge.gps.source import DisabledSource
+    from tests.fixtures_claim import Central
+
+    mosquitto = mosquitto_fresh
+    central = Central(mosquitto)
 
     cfg = make_config(tmp_path, mosquitto, mqtt_config_for, issuer_pub, http_api=False)
     built: dict[str, Any] = {}
@@ -95,6 +100,7 @@ def test_http_api_off_keeps_roster_and_ledger_commands(tmp_path: Path, mosquitto
     finally:
         runner.request_stop()
         thread.join(30)
+        central.close()
     assert not thread.is_alive()
 
 
