@@ -1,9 +1,9 @@
 """One simulated terminal: the product's real claim service, outbox, MQTT publisher and command
 router, fed by the simulated camera and GPS, talking to the broker through a fault proxy.
 
-Nothing of the terminal's logic is re-implemented here: decisions, ledger, records, outbox and
-publishing are ``edge.claim.build.open_claim_service`` + ``edge.transport.mqtt.MqttPublisher``,
-exactly as ``edge run`` assembles them (``edge.service.assemble``).
+Nothing of the terminal is wired here: the composition root (``edge.app.build_terminal``) builds it from
+its configuration exactly as ``edge run`` does, with the simulator's camera, GPS and face engine passed in
+and ``mqtt`` pointed at the fault proxy. Only the service runner's loop (watchdog, health) is left out.
 """
 
 from __future__ import annotations
@@ -74,12 +74,14 @@ def terminal_config(spec: Terminal, state_dir: Path, link_port: int, endpoint: E
                  "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
         "gps": {"no_fix_policy": spec.no_fix_policy, "max_fix_age_s": spec.max_fix_age_s},
         "claim": {"issuer_keys": [str(issuer_pub)], "central_keys": [str(central_pub)] if central_pub else []},
+        "service": {"http_enabled": False},  # the simulator signs the desk officer in directly, not over HTTP
     }
     if models_dir:
         data["face"] = {"models_dir": str(models_dir)}
     cfg = with_environment(data)
     # The simulator owns these: an override must not point the terminal at another broker or state folder.
     cfg.device.state_dir, cfg.device.device_id, cfg.mqtt.host, cfg.mqtt.port = state_dir, spec.id, "127.0.0.1", link_port
+    cfg.service.http_enabled = False
     return cfg
 
 
@@ -101,13 +103,9 @@ class SimTerminal:
         self.gps: Any = None
         self.proxy: Any = None
         self.cfg: EdgeConfig | None = None
-        self.service: Any = None
-        self.publisher: Any = None
-        self.trusted: dict[str, Any] = {}
-        self.router: Any = None
+        self.terminal: Any = None  # edge.app.Terminal, built by the composition root
         self._stack = contextlib.ExitStack()
         self.gps_lost = False
-        self.officers: Any = None  # the terminal's officer store
         self.sessions: Any = None
         self._desk: tuple[str, str] | None = None  # (officer id, PIN) of the officer at the desk
         self._token: str | None = None
@@ -121,11 +119,7 @@ class SimTerminal:
         return self
 
     def _open(self) -> None:
-        from edge.claim.build import open_claim_service
-        from edge.claim.central import register_claim_commands
-        from edge.claim.keys import trusted_issuer_keys
-        from edge.transport.mqtt import MqttPublisher
-        from edge.transport.router import CommandRouter
+        from edge.app import build_terminal
         from simulator.netfault import FaultProxy
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -137,21 +131,38 @@ class SimTerminal:
             from simulator.gpsfake import Gpsfake
 
             gpsd_port = self._stack.enter_context(Gpsfake(self.spec.gps.nmea)).port
-        self.gps = self._stack.enter_context(make_gps(self.spec, self.clock, gpsd_port))
-        if gpsd_port is not None:
-            self._wait_fix(15.0)
-        self._stack.enter_context(self.camera)
-        self.service = self._stack.enter_context(open_claim_service(cfg, face=self.face, camera=self.camera, position_source=self.gps))
-        self.trusted = trusted_issuer_keys(cfg)
-        router = self.router = CommandRouter(max_bytes=cfg.mqtt.max_inbound_bytes)
-        register_claim_commands(router, self.service, self.trusted)
+        self.gps = make_gps(self.spec, self.clock, gpsd_port)
         if self.central is not None:  # the device registry knows this terminal's key before its first message
-            from edge.claim.keys import claim_paths
+            from edge.claim.keys import claim_paths, ensure_keys
 
+            ensure_keys(cfg)  # what the claim flow does at start; idempotent
             self.central.register(self.id, cfg.device.region, self.spec.distribution_point,
                                   claim_paths(cfg).device_pub.read_text(encoding="ascii"))
-        self.publisher = self._stack.enter_context(
-            MqttPublisher(cfg.mqtt, cfg.device, cfg.outbox_path, on_command=router.handle, store=cfg.store))
+        self.terminal = self._stack.enter_context(build_terminal(cfg, camera=self.camera, gps=self.gps, face=self.face))
+        if gpsd_port is not None:
+            self._wait_fix(15.0)
+
+    # --- the terminal's parts, as the composition root built them ---------------------------------
+    @property
+    def service(self) -> Any:
+        return self.terminal.service
+
+    @property
+    def publisher(self) -> Any:
+        return self.terminal.publisher
+
+    @property
+    def router(self) -> Any:
+        return self.terminal.router if self.terminal is not None else None
+
+    @property
+    def trusted(self) -> dict[str, Any]:
+        return self.terminal.claim.trusted
+
+    @property
+    def officers(self) -> Any:
+        """The terminal's officer store."""
+        return self.terminal.claim.officers
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
@@ -172,12 +183,10 @@ class SimTerminal:
 
     def install_officers(self, signed: dict[str, Any], officer_id: str, pin: str) -> Any:
         """Import the signed officer list the way ``edge officers import`` does, and sign the desk officer in with their PIN."""
-        from edge.claim.officer_setup import open_officer_store
         from edge.claim.sessions import SessionManager
 
         assert self.cfg is not None
-        if self.officers is None:
-            self.officers = self._stack.enter_context(open_officer_store(self.cfg, self.trusted))
+        if self.sessions is None:
             self.sessions = SessionManager(idle_s=self.cfg.claim.session_idle_s, max_s=self.cfg.claim.session_max_s)
         doc = self.officers.install(signed)
         self._desk = (officer_id, pin)

@@ -131,7 +131,7 @@ def make_terminal(tmp_path, issuer_key, trusted_keys):
     import contextlib
 
     from edge.claim.central import import_roster
-    from edge.claim.context import make_where
+    from edge.app import make_where
     from edge.claim.ledger import Ledger
     from edge.claim.outbox_access import PerThreadOutbox
     from edge.claim.roster import sign_roster

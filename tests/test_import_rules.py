@@ -57,6 +57,10 @@ def _with(clean: Path, tmp_path: Path, file: str, code: str, *, top: bool = True
      "runtime module edge.store.outbox imports tooling edge.model_build.sources"),
     ("edge/messages/__init__.py", "from edge.claim.wire import CLAIM_WIRE_MODELS", False,
      "foundation module edge.messages imports edge.claim.wire"),
+    ("edge/camera/factory.py", "def _gps():\n    from edge.gps.source import make_position_source\n    return make_position_source", False,
+     "edge.camera.factory imports edge.gps.source across areas (camera -> gps)"),
+    ("edge/monitor/__init__.py", "from edge.app import build_terminal", False,
+     "edge.monitor imports the composition root edge.app (only the commands may)"),
 ])
 def test_checker_reports_a_deliberate_violation(clean_copy: Path, tmp_path: Path, file: str, code: str, top: bool, needle: str) -> None:
     problems = violations(_with(clean_copy, tmp_path, file, code, top=top))

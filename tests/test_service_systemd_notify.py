@@ -53,7 +53,7 @@ def make_terminal(tmp: Path) -> tuple[Path, Path]:
     shutil.copy(src, models / MODEL)
     config = write_terminal_config(
         tmp / "edge.toml", "pi-test-01", tmp / "state", device={"log_format": "json"}, face={"models_dir": models},
-        gps={"backend": "none"}, camera={"type": "folder", "path": frames}, claim={"http_api": False},
+        gps={"backend": "none"}, camera={"type": "folder", "path": frames}, claim={"http_api": False, "mqtt_commands": False},
         service={"http_port": 0, "loop_interval_s": 0.2, "camera_probe_s": 0.5, "health_interval_s": 5})
     return config, models / MODEL
 

@@ -18,18 +18,6 @@ from edge.errors import EdgeError, ModelError
 logger = logging.getLogger(__name__)
 
 
-def configured_model_sha256(cfg: EdgeConfig) -> str:
-    """sha256 of the embedder the pipeline would load (the int8 → fp32 fallback included), from the manifest only."""
-    from edge.face.embed import TFLITE_MODELS
-    from edge.face.models import load_manifest
-
-    manifest = load_manifest(cfg.face.models_dir)
-    name = TFLITE_MODELS.get(cfg.face.embedder, cfg.face.embedder)
-    if name not in manifest.models and cfg.face.embedder == "int8":
-        name = TFLITE_MODELS["fp32"]
-    return manifest.entry(name).sha256
-
-
 class PipelineFaceEngine:
     """FaceEngine over a FacePipeline (and an optional LivenessChecker)."""
 

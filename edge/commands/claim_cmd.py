@@ -81,7 +81,7 @@ def sign_in(cfg, args: argparse.Namespace, officer_id: str, env: str = "TEPAT_OF
 
 
 def run_claim(args: argparse.Namespace) -> int:
-    from edge.claim.build import open_claim_service
+    from edge.app import open_claim_service
     from edge.claim.officer import enrol
     from edge.errors import EdgeError
 
@@ -124,7 +124,7 @@ def run_claim(args: argparse.Namespace) -> int:
 
 
 def run_override(args: argparse.Namespace) -> int:
-    from edge.claim.build import open_claim_service
+    from edge.app import open_claim_service
     from edge.claim.officer import override
     from edge.gps.source import make_position_source
 
@@ -139,7 +139,7 @@ def run_override(args: argparse.Namespace) -> int:
 
 
 def run_ledger(args: argparse.Namespace) -> int:
-    from edge.claim.build import open_claim_service
+    from edge.app import open_claim_service
     from edge.gps.source import DisabledSource
 
     cfg = config_from_args(args)
@@ -161,9 +161,9 @@ def _read_rgb(path: Path):
 
 def _no_face_engine(cfg):
     """Overrides and ledger look-ups need the embedder's identity, not the models loaded."""
-    from edge.claim.face_adapter import configured_model_sha256
+    from edge.face.embed import configured_embedder
 
     class _ShaOnly:
-        model_sha256 = configured_model_sha256(cfg)
+        model_sha256 = configured_embedder(cfg.face.models_dir, cfg.face.embedder)[1].sha256
 
     return _ShaOnly()

@@ -121,7 +121,7 @@ def run_seal(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from edge.claim.build import open_claim_service
+    from edge.app import open_claim_service
     from edge.claim.central import import_roster
     from edge.claim.keys import trusted_issuer_keys
     from edge.errors import NotFoundError

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.logs import setup_logging
-    from edge.service.assemble import build_service
+    from edge.app import build_service
     from edge.service.statelock import check_database, lock_state_dir
 
     cfg = config_from_args(args)
@@ -52,23 +52,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def health(args: argparse.Namespace) -> int:
-    from edge import __version__
-    from edge.service.collector import HealthCollector
-    from edge.service.health import HealthLimits, to_prometheus
+    from edge.app import health_collector
+    from edge.service.health import to_prometheus
+    from edge.store.outbox import Outbox
 
     cfg = config_from_args(args)
-    sv = cfg.service
-    collector = HealthCollector(
-        device_id=cfg.device.device_id, version=__version__, state_dir=cfg.device.state_dir,
-        limits=HealthLimits(backlog_max_age_s=sv.backlog_alarm_age_s, disk_low_mb=sv.disk_alarm_mb, cpu_hot_c=sv.cpu_hot_c),
-    )
     outbox = None
     if cfg.outbox_path.exists():  # the backlog, read beside a running service (SQLite WAL allows it)
-        from edge.service.assemble import outbox_stats_reader
-        from edge.store.outbox import Outbox
-
         outbox = Outbox(cfg.outbox_path, cfg.device.device_id, synchronous=cfg.store.synchronous)
-        collector.outbox_stats = outbox_stats_reader(outbox)
+    collector = health_collector(cfg, outbox)
     try:
         snapshot = collector.collect()
     finally:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from edge.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from edge.face.models import ModelEntry
 
 logger = logging.getLogger(__name__)
 
@@ -85,21 +88,31 @@ def _constant_weights(path: Path) -> bytes:
     return model.SerializeToString()
 
 
-def open_embedder(models_dir: Path, variant: str, *, threads: int = 2, fallback: bool = False) -> Embedder:
-    """The embedder ``variant``. With ``fallback``, a missing int8 model falls back to fp32 with a warning."""
-    if variant == "onnx-reference":
-        from edge.face.models import find_source_onnx
-
-        return OnnxReferenceEmbedder(find_source_onnx("sface"), threads=threads)
+def configured_embedder(models_dir: Path, variant: str, *, fallback: bool = True) -> tuple[str, ModelEntry]:
+    """The manifest name and entry of the TFLite embedder ``variant`` (``face.embedder``): the one place that maps a
+    configured embedder to its model. With ``fallback``, int8 falls back to fp32 while int8 is not built."""
     if variant not in TFLITE_MODELS:
         raise ConfigError(f"unknown embedder {variant!r}; choose one of {', '.join(VARIANTS)}")
-    from edge.face.models import load_manifest, open_model
+    from edge.face.models import load_manifest
 
     manifest = load_manifest(models_dir)
     name = TFLITE_MODELS[variant]
     if name not in manifest.models:
         if not (fallback and variant == "int8"):
             raise ModelError(f"embedder {variant!r} needs model {name!r}, which is not in {Path(models_dir) / 'manifest.json'} (build it with 'edge models build')")
-        logger.warning("int8 embedder %s is not built yet; using the fp32 embedder instead (slower, same accuracy)", name)
         name = TFLITE_MODELS["fp32"]
+    return name, manifest.entry(name)
+
+
+def open_embedder(models_dir: Path, variant: str, *, threads: int = 2, fallback: bool = False) -> Embedder:
+    """The embedder ``variant``. With ``fallback``, a missing int8 model falls back to fp32 with a warning."""
+    if variant == "onnx-reference":
+        from edge.face.models import find_source_onnx
+
+        return OnnxReferenceEmbedder(find_source_onnx("sface"), threads=threads)
+    from edge.face.models import open_model
+
+    name, _entry = configured_embedder(models_dir, variant, fallback=fallback)
+    if name != TFLITE_MODELS[variant]:
+        logger.warning("int8 embedder %s is not built yet; using the fp32 embedder instead (slower, same accuracy)", TFLITE_MODELS[variant])
     return TfliteEmbedder(open_model(models_dir, name, threads=threads))

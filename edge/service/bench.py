@@ -38,7 +38,7 @@ def _config(tmp: Path, port: int) -> Path:
     path = tmp / "edge.toml"
     path.write_text(f'[device]\nstate_dir = "{tmp / "state"}"\nlog_format = "json"\n[face]\nmodels_dir = "{ROOT / "models"}"\n'
                     f'[mqtt]\nenabled = false\n[gps]\nbackend = "none"\n[camera]\ntype = "folder"\npath = "{frames}"\n'
-                    f'[claim]\nhttp_api = false\n[service]\nhttp_port = {port}\n')
+                    f'[claim]\nhttp_api = false\nmqtt_commands = false\n[service]\nhttp_port = {port}\n')
     return path
 
 

@@ -2,7 +2,7 @@
 
 ``ServiceRunner`` is generic: it is handed components (camera, matching, outbox, GPS, MQTT
 link), a status board, a health collector, a health sink and optionally the local HTTP server.
-``edge run`` builds the real ones from configuration (:mod:`edge.service.assemble`); tests pass
+``edge run`` builds the real ones from configuration (:func:`edge.app.build_service`, the composition root); tests pass
 fakes. SIGTERM/SIGINT begin a clean shutdown (STOPPING=1, parts stopped in reverse order).
 """
 

@@ -11,6 +11,10 @@ Rules for every module under ``edge/``:
    (a lazy import only hides a cycle); imports under ``if TYPE_CHECKING:`` do not.
 4. Foundation modules (:data:`FOUNDATION`: errors, paths, the wire models) import nothing
    else of ``edge``.
+5. Only the composition root (``edge.app``) and the commands wire areas together. A module of one
+   area (:data:`AREAS`) imports another area only through that area's interface modules
+   (:data:`AREA_INTERFACES`: data types, protocols, the outbox the publisher drains); nothing but
+   the commands imports ``edge.app``. Tooling is exempt.
 
 ``importlib.import_module("name")`` with a literal name counts as an import.
 
@@ -31,6 +35,23 @@ FORBIDDEN_TOP = ("simulator", "tests", "benchmarks")
 # import the claim flow that fills them).
 FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.errors",)}
 
+# The flow's areas (edge.<area>), and what one area may use of another: data types, protocols and
+# the outbox the publisher drains. Wiring parts of different areas together is edge.app's job.
+AREAS = ("camera", "face", "claim", "gps", "store", "transport", "service", "monitor")
+AREA_INTERFACES = (
+    "edge.camera.base",       # Frame, Camera protocol, CameraError (the service supervises a camera)
+    "edge.face.image",        # the one bounded decoder of untrusted images (camera folder, roster photos)
+    "edge.claim.records",     # the signed record format, checked by the publisher and the central side
+    "edge.claim.crypto",      # Ed25519 keys and signatures of those records
+    "edge.claim.record_verify",  # a record's signature checked before publishing and at the centre
+    "edge.gps.model",         # PositionStamp, GpsFix (records carry the position stamp)
+    "edge.store.outbox",      # the publisher drains the outbox
+    "edge.transport.topics",  # topic names, shared with the central side's monitor
+    "edge.transport.mqtt",    # the monitor's MQTT connection settings
+)
+ROOT_PACKAGE = "edge.app"
+ROOT_USERS = ("edge.commands", "edge.cli", "edge.__main__")
+
 # (importer, imported) pairs allowed for now; each one names the work that removes it.
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("edge.face.models", "edge.model_build.sources"):
@@ -41,6 +62,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "edge/face/embed.py is owned by the face helper; remove with the tooling move of issue 12",
     ("edge.transport.bench", "simulator.mosquitto"):
         "a benchmark inside the runtime package starts the shared Mosquitto launcher; goes with the tooling move of issue 12",
+    ("edge.claim.face_adapter", "edge.face"):
+        "the claim flow's FaceEngine over the face core (pipeline, liveness, 1:N index): an adapter between two "
+        "areas that belongs with the composition root; moves with the edge/claim regroup of issue 12",
     ("edge.transport.bench", "simulator.netfault"):
         "a benchmark inside the runtime package cuts the link with the simulator's fault proxy; goes with the tooling move of issue 12",
 }
@@ -48,6 +72,26 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 
 def is_tooling(module: str) -> bool:
     return module.startswith("edge.model_build") or module.rsplit(".", 1)[-1] == "bench"
+
+
+def _within(module: str, prefixes: tuple[str, ...] | list[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def area_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "edge" and parts[1] in AREAS else None
+
+
+def wiring_problem(imp: "Import") -> str | None:
+    """Rule 5: why ``imp`` wires areas together outside the composition root, or None."""
+    if _within(imp.imported, [ROOT_PACKAGE]) and not _within(imp.importer, [ROOT_PACKAGE, *ROOT_USERS]):
+        return f"{imp.importer} imports the composition root {imp.imported} (only the commands may)"
+    mine, theirs = area_of(imp.importer), area_of(imp.imported)
+    if mine and theirs and mine != theirs and not is_tooling(imp.importer) and not _within(imp.imported, AREA_INTERFACES):
+        return (f"{imp.importer} imports {imp.imported} across areas ({mine} -> {theirs}); "
+                "wire them in the composition root (edge/app) or use the area's interface module")
+    return None
 
 
 @dataclass(frozen=True)
@@ -192,6 +236,12 @@ def violations(root: Path, exceptions: dict[tuple[str, str], str] | None = None)
             elif not (imp.importer.startswith("edge.commands.") and imp.lazy):
                 problems.append(f"{where}: runtime module {imp.importer} imports tooling {imp.imported} "
                                 "(only tooling, or a command loading it inside its function, may)")
+        wiring = wiring_problem(imp)
+        if wiring is not None:
+            if allowed:
+                used.add(allowed)
+            else:
+                problems.append(f"{where}: {wiring}")
         if imp.imported != imp.importer:
             edges.setdefault(imp.importer, set()).add(imp.imported)
     for cycle in _find_cycles(edges):
