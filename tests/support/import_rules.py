@@ -33,7 +33,8 @@ from pathlib import Path
 FORBIDDEN_TOP = ("simulator", "tests", "benchmarks")
 # Foundation modules every area builds on: they import nothing else of edge (wire models never
 # import the claim flow that fills them).
-FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.errors",)}
+FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.errors",),
+              "edge.store.sqlite": ("edge.errors",)}
 
 # The flow's areas (edge.<area>), and what one area may use of another: data types, protocols and
 # the outbox the publisher drains. Wiring parts of different areas together is edge.app's job.
