@@ -269,6 +269,13 @@ class Ledger:
         row = self._db.execute("SELECT blob FROM evidence WHERE idempotency_key = ?", (key,)).fetchone()
         return row["blob"] if row else None
 
+    def evidence_list(self, since: str | None = None) -> list[dict[str, Any]]:
+        """Records with a kept thumbnail, oldest first: key, decided_at, outcome, recipient_id, size in bytes."""
+        rows = self._db.execute(
+            "SELECT e.idempotency_key, d.decided_at, d.outcome, d.recipient_id, length(e.blob) AS size FROM evidence e "
+            "LEFT JOIN decisions d ON d.idempotency_key = e.idempotency_key "
+            "WHERE ? IS NULL OR d.decided_at >= ? ORDER BY d.decided_at, e.idempotency_key", (since, since))
+        return [dict(r) for r in rows]
 
     def record(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT record FROM decisions WHERE idempotency_key = ?", (key,)).fetchone()
