@@ -17,9 +17,11 @@ from edge.cli import main
 
 @pytest.fixture(autouse=True)
 def _restore_logging():
-    """``main`` installs its own stderr handler on the root logger; put pytest's back afterwards."""
+    """``main`` installs its own stderr handler on the root logger (an earlier test's may still be there,
+    writing to a closed stream): keep only pytest's during the test, put the list back afterwards."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    root.handlers[:] = [h for h in handlers if type(h).__module__.startswith("_pytest")]
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
