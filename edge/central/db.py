@@ -64,7 +64,7 @@ class Database:
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
             return open_sqlite(self.path, "central database", synchronous="FULL", busy_timeout_s=30.0, mode=0o640,
-                               row_factory=sqlite3.Row)
+                               row_factory=sqlite3.Row, error=DatabaseUnavailable)  # ingest retries an open that fails
         try:
             import psycopg
             from psycopg.rows import dict_row
