@@ -47,6 +47,7 @@ AREA_INTERFACES = (
     "edge.claim.record_verify",  # a record's signature checked before publishing and at the centre
     "edge.gps.model",         # PositionStamp, GpsFix (records carry the position stamp)
     "edge.store.outbox",      # the publisher drains the outbox
+    "edge.store.sqlite",      # the one SQLite-open helper every store uses (a foundation module: imports only edge.errors)
     "edge.transport.topics",  # topic names, shared with the central side's monitor
     "edge.transport.mqtt",    # the monitor's MQTT connection settings
 )
