@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.eval_cmd",
     "edge.commands.bench_cmd",
     "edge.commands.central_cmd",
+    "edge.commands.evidence_cmd",
 )
 
 logger = logging.getLogger("edge")

@@ -17,6 +17,7 @@ from typing import Any
 
 from edge.central.schema import MIGRATIONS, statements
 from edge.errors import ConfigError, EdgeError
+from edge.store.sqlite import open_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,8 @@ class Database:
     # --- connection ------------------------------------------------------------------------
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            return conn
+            return open_sqlite(self.path, "central database", synchronous="FULL", busy_timeout_s=30.0, mode=0o640,
+                               row_factory=sqlite3.Row, error=DatabaseUnavailable)  # ingest retries an open that fails
         try:
             import psycopg
             from psycopg.rows import dict_row

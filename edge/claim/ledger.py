@@ -19,6 +19,7 @@ from typing import Any
 
 from edge.claim.decide import PriorClaim
 from edge.errors import EdgeError, StorageFullError
+from edge.store.sqlite import open_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +108,8 @@ class Ledger:
         self.path = Path(path)
         self.device_id = device_id
         self.distribution_point = distribution_point
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
+        self._db = open_sqlite(self.path, "ledger", synchronous="FULL", row_factory=sqlite3.Row)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
         except sqlite3.OperationalError as exc:
             self._db.close()
@@ -271,6 +268,14 @@ class Ledger:
     def evidence(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT blob FROM evidence WHERE idempotency_key = ?", (key,)).fetchone()
         return row["blob"] if row else None
+
+    def evidence_list(self, since: str | None = None) -> list[dict[str, Any]]:
+        """Records with a kept thumbnail, oldest first: key, decided_at, outcome, recipient_id, size in bytes."""
+        rows = self._db.execute(
+            "SELECT e.idempotency_key, d.decided_at, d.outcome, d.recipient_id, length(e.blob) AS size FROM evidence e "
+            "LEFT JOIN decisions d ON d.idempotency_key = e.idempotency_key "
+            "WHERE ? IS NULL OR d.decided_at >= ? ORDER BY d.decided_at, e.idempotency_key", (since, since))
+        return [dict(r) for r in rows]
 
     def record(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT record FROM decisions WHERE idempotency_key = ?", (key,)).fetchone()

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.claim.officers import Officer, OfficerList, OfficersRejected, open_signed_officers, pin_matches
 from edge.errors import EdgeError
+from edge.store.sqlite import open_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +62,15 @@ class OfficerStore:
     def __init__(self, path: Path | str, trusted: dict[str, Ed25519PublicKey], distribution_point: str, *,
                  max_failures: int = 5, lockout_s: float = 300.0, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.trusted, self.point = trusted, distribution_point
         self.max_failures, self.lockout_s, self._clock = max_failures, lockout_s, clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_sqlite(self.path, "officer store", synchronous="FULL")
+        try:
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise EdgeError(f"officer store {self.path}: cannot create its tables ({exc})") from None
         self._cache: tuple[str, OfficerList | None] | None = None
         self._unknown: dict[str, tuple[int, float]] = {}  # ids not on the list: counted in memory, so lockout does not reveal who exists
 

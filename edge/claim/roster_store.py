@@ -24,6 +24,7 @@ from edge.claim.crypto import SecretBox
 from edge.claim.decide import RecipientInfo, RosterState
 from edge.claim.roster import InstalledRoster, Roster
 from edge.errors import EdgeError
+from edge.store.sqlite import open_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +92,13 @@ class InstallReport:
 class RosterStore:
     def __init__(self, path: Path | str, box: SecretBox) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.box = box
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_sqlite(self.path, "roster store", synchronous="FULL", row_factory=sqlite3.Row)
+        try:
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise EdgeError(f"roster store {self.path}: cannot create its tables ({exc})") from None
 
     def __enter__(self) -> "RosterStore":
         return self

@@ -20,6 +20,7 @@ import numpy as np
 import sqlite_utils
 
 from edge.errors import EdgeError, NotFoundError
+from edge.store.sqlite import open_sqlite
 from edge.face.match import GalleryIndex
 
 ENCRYPTED = b"ENC1"  # a float16 unit-vector blob can never start with these bytes ('N' = 0x4E > 1.0 in float16)
@@ -35,11 +36,8 @@ class Gallery:
     def __init__(self, path: Path | str, box: Any = None) -> None:
         self.box = box  # edge.claim.crypto.SecretBox or None
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(open_sqlite(self.path, "gallery", synchronous="FULL"))
         try:
-            self.db = sqlite_utils.Database(str(self.path))
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
             tables = self.db.table_names()
         except sqlite3.DatabaseError as exc:
             raise EdgeError(f"gallery {self.path} is not a usable SQLite database ({exc})") from None

@@ -43,6 +43,7 @@ from edge.store.rows import (
     topic_suffix_for,
 )
 from edge.store.schema import migrate
+from edge.store.sqlite import open_sqlite
 
 __all__ = ["Outbox", "OutboxItem", "OutboxStats", "StoreError", "checksum", "topic_suffix_for"]
 
@@ -89,17 +90,8 @@ class Outbox:
 
     # -- lifecycle -------------------------------------------------------
     def _open(self) -> None:
+        conn = open_sqlite(self.path, "outbox", synchronous=self.synchronous, busy_timeout_s=30.0, error=StoreError)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open outbox {self.path}: {exc}") from None
-        try:
-            conn.execute("PRAGMA busy_timeout = 30000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"outbox {self.path}: cannot switch to WAL journal (got {mode!r}); is the file system read-only?")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             migrate(conn)
             self._conn = conn
             self._check_device()

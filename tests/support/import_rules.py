@@ -33,7 +33,8 @@ from pathlib import Path
 FORBIDDEN_TOP = ("simulator", "tests", "benchmarks")
 # Foundation modules every area builds on: they import nothing else of edge (wire models never
 # import the claim flow that fills them).
-FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.errors",)}
+FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.errors",),
+              "edge.store.sqlite": ("edge.errors",)}
 
 # The flow's areas (edge.<area>), and what one area may use of another: data types, protocols and
 # the outbox the publisher drains. Wiring parts of different areas together is edge.app's job.
@@ -46,6 +47,7 @@ AREA_INTERFACES = (
     "edge.claim.record_verify",  # a record's signature checked before publishing and at the centre
     "edge.gps.model",         # PositionStamp, GpsFix (records carry the position stamp)
     "edge.store.outbox",      # the publisher drains the outbox
+    "edge.store.sqlite",      # the one SQLite-open helper every store uses (a foundation module: imports only edge.errors)
     "edge.transport.topics",  # topic names, shared with the central side's monitor
     "edge.transport.mqtt",    # the monitor's MQTT connection settings
 )
