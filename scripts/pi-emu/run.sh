@@ -79,6 +79,17 @@ chmod 0777 "$root/pi-emu/out"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"; mounts+=("$root/proc")
 bind /sys "$root/sys"
+# The host's /proc/cpuinfo describes x86 cores; XNNPACK's cpuinfo, which also sees /sys's CPU list, then crashes
+# (SIGSEGV under qemu-user when both are mounted: found by the first full run). The Pi's own cpuinfo describes
+# the emulated cores, so that is what the root sees.
+case "$CPU" in
+  cortex-a76) part=0xd0b; features="fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp" ;;
+  *) part=0xd08; features="fp asimd evtstrm crc32 cpuid" ;;
+esac
+for (( i=0; i<$(nproc); i++ )); do
+  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: %s\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: %s\nCPU revision\t: 3\n\n' "$i" "$features" "$part"
+done > "$run/cpuinfo"
+mount --bind "$run/cpuinfo" "$root/proc/cpuinfo"; mounts+=("$root/proc/cpuinfo")
 bind /dev "$root/dev"
 bind "$SRC" "$root/src" ro
 bind "$wheels" "$root/pi-emu/wheels" ro
