@@ -266,3 +266,23 @@ def test_nothing_of_the_centre_is_imported_on_a_terminal():
             "bad = [m for m in sys.modules if m.startswith(('edge.central', 'psycopg'))]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ingest_started_while_the_database_is_down_waits_for_it(tmp_path, postgres, postgres_url, mosquitto_fresh):
+    """An ingest started while PostgreSQL is down (a restart, a slow boot) says so in one line and starts once it is up
+    (it used to exit: the exactly-once test lost its ingest when a restarted worker met the database restart)."""
+    state = tmp_path / "state"
+    subprocess.run([sys.executable, "-m", "edge", "central", "--state", str(state), "--db", postgres_url, "init"], cwd=ROOT, check=True,
+                   capture_output=True, timeout=60)
+    postgres.stop()
+    proc = _ingest_proc(tmp_path, mosquitto_fresh, postgres_url, state, 1)
+    log = lambda: (tmp_path / "ingest-1.log").read_text(errors="replace")  # noqa: E731
+    try:
+        wait_until(lambda: "not reachable yet" in log(), 60, "the waiting line", on_timeout=log)
+        assert proc.poll() is None, log()
+        postgres.start()
+        wait_until(lambda: "subscribed" in log(), 90, "ingest subscribed after the database came up", on_timeout=log)
+        assert "Traceback" not in log(), log()
+    finally:
+        proc.terminate()
+        proc.wait(15)

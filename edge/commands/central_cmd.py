@@ -184,13 +184,38 @@ def _wait_for_signal() -> None:
         pass
 
 
+def _open_db_when_up(args: argparse.Namespace, give_up_s: float = 600.0) -> None:
+    """Apply migrations, waiting for a database that is not up yet (a restart, a slow boot): one line, then retries.
+
+    A service started while its database restarts resumes by itself, as a running ingest does."""
+    import time
+
+    from edge.central.db import DatabaseUnavailable
+
+    end, delay, said = time.monotonic() + give_up_s, 0.5, False
+    while True:
+        try:
+            open_db(args).close()
+            if said:
+                print("central database is up; starting", file=sys.stderr, flush=True)
+            return
+        except DatabaseUnavailable as exc:
+            if time.monotonic() > end:
+                raise
+            if not said:
+                print(f"central database not reachable yet ({exc}); retrying for up to {give_up_s:.0f} s", file=sys.stderr, flush=True)
+                said = True
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def run_ingest(args: argparse.Namespace) -> int:
     from edge.central.ingest import IngestWorker
     from edge.commands.common import config_from_args
     from edge.errors import EdgeError
 
     cfg = config_from_args(args)
-    open_db(args).close()  # migrations once, before any worker starts
+    _open_db_when_up(args)  # migrations once, before any worker starts
     key = central_key(args)
     if args.workers > 1 and args.worker_index is None:
         return _fan_out(args)
