@@ -217,13 +217,7 @@ class MosquittoServer:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM): mosquitto saves sessions, queued messages and retained topics."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def restart(self, down_s: float = 0.0) -> None:
@@ -255,3 +249,14 @@ def mqtt_config(broker: MosquittoServer, device_id: str = "dev-1", *, tls: bool 
         values["tls"] = TlsConfig(ca_file=broker.ca_file, cert_file=broker.client_cert if mtls else None, key_file=broker.client_key if mtls else None)
     values.update(overrides)
     return MqttConfig(**values)
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM a broker process and wait (mosquitto saves its state); SIGKILL if it does not go within 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -32,6 +32,7 @@ import threading
 import time
 from pathlib import Path
 
+from simulator.mosquitto import stop_process
 from tests.support.ci import require_binary, skip_or_fail
 
 CLONE_NEWNET = 0x40000000
@@ -224,13 +225,7 @@ class ShippedMosquitto:
         self.proc.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
 
