@@ -48,8 +48,8 @@ for emb in int8 fp32; do
   python3 - "$out/$arch-$emb.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-cal = r.get("at_calibrated_thresholds", {}).get("by_far", {}).get("1e-3", {})
-print(f"  edge eval {r['embedder']}: {r['pairs']} pairs, {r['images']} images, failed to enrol {r['failed_to_enrol']}, "
-      f"EER {r['eer']}, at the shipped 1e-3 threshold {cal.get('threshold')}: TAR {cal.get('tar')} FAR(pairs) {cal.get('far_pairs')}")
+one = r.get("at_shipped_thresholds", {}).get("1:1", {})
+print(f"  edge eval {r['embedder']}: {r['pairs']} pairs, failed to enrol {r['failed_to_enrol']}, EER {r['eer']}, "
+      f"at the shipped 1:1 threshold {one.get('threshold')}: TAR {one.get('tar')} FAR {one.get('far')}")
 PY
 done
