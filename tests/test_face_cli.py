@@ -166,6 +166,20 @@ def test_eval_counts_an_image_without_a_face_as_failed_to_enrol(tmp_path, datase
     assert rep["pairs"] == 5 and rep["pairs_scored"] == 4
 
 
+def test_eval_int8_reference_can_be_left_out(tmp_path, datasets_dir):
+    """int8 eval also embeds every crop with fp32 (mean_cosine_to_fp32); --no-reference leaves that out (make pi-emu)."""
+    reports = {}
+    for flags in ((), ("--no-reference",)):
+        out = tmp_path / f"e{len(flags)}.json"
+        r = edge("eval", "--pairs", str(datasets_dir / "pairs.csv"), "--root", str(datasets_dir), "--limit", "6",
+                 "--embedder", "int8", "--json", str(out), *flags)
+        assert r.returncode == 0, r.stderr
+        reports[flags] = json.loads(out.read_text())
+    assert reports[()]["mean_cosine_to_fp32"] > 0.95
+    assert reports[("--no-reference",)]["mean_cosine_to_fp32"] is None
+    assert reports[("--no-reference",)]["scores"] == reports[()]["scores"]  # the int8 scores themselves are unchanged
+
+
 def test_eval_malformed_pairs_file(tmp_path, datasets_dir):
     """A pairs CSV without the expected columns is refused in one line."""
     bad = tmp_path / "p.csv"

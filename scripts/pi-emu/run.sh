@@ -56,6 +56,7 @@ unmount_all() {
   mounts=()
 }
 trap unmount_all EXIT
+trap 'unmount_all; exit 143' TERM INT  # a stopped run leaves nothing mounted
 bind() {  # bind SRC DEST [ro]
   mkdir -p "$2"
   mount --rbind "$1" "$2"
