@@ -85,6 +85,13 @@ class PipelineFaceEngine:
 
         return head_turn_check(self.pipeline.detector, frames)
 
+    def look_at(self, frames: list[np.ndarray], templates: np.ndarray) -> list[Any]:
+        """For the officer's active check: per frame, the face's yaw and its score against ``templates``
+        (:class:`edge.face.active.FrameLook`)."""
+        from edge.face.active import look_at_frames
+
+        return look_at_frames(self.pipeline, frames, templates)
+
     def embed_photo(self, image_bytes: bytes) -> np.ndarray:
         result = self.pipeline.analyse_bytes(image_bytes, "reference photo")
         if result.embedding is None:

@@ -47,6 +47,11 @@ class FaceEngine(Protocol):
         """1:N: top identity and the runner-up identity with their fused scores."""
         ...
 
+    def look_at(self, frames: list[np.ndarray], templates: np.ndarray) -> list:
+        """The officer's active check: per frame, the face's yaw and its score against ``templates``
+        (``edge.face.active.FrameLook``); only needed by :mod:`edge.claim.active_check`."""
+        ...
+
     def embed_photo(self, image_bytes: bytes) -> np.ndarray:
         """Template from a reference photo (JPEG/PNG bytes); raises EdgeError if no usable face."""
         ...
