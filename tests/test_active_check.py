@@ -13,7 +13,7 @@ from edge.claim.officer import override, two_person_reason
 from edge.claim.officer_store import AuthError
 from edge.claim.records import OverrideRecord, parse_record, sign_record, verify_record
 from edge.errors import EdgeError
-from edge.face.active import FrameLook
+from edge.face.active import FrameLook, judge_recipient_turn
 from tests.fixtures_claim import ScriptedFace
 
 TURNING = [FrameLook(0, 0.8), FrameLook(-15, 0.7), FrameLook(-26, 0.6), FrameLook(2, 0.8), FrameLook(19, 0.6)]
@@ -28,9 +28,9 @@ class TurningFace(ScriptedFace):
         self.looks = STILL
         self.seen_frames = 0
 
-    def look_at(self, frames, templates):
+    def recipient_turn(self, frames, templates, match_threshold, min_turn_deg):
         self.seen_frames = len(frames)
-        return list(self.looks)
+        return judge_recipient_turn(self.looks, match_threshold, min_turn_deg)
 
 
 @pytest.fixture()

@@ -4,7 +4,8 @@ When a claim was referred because the passive check failed on a matching face (`
 after the retake), the signed-in officer can run :func:`run_active_check`: the counter asks the
 claimant to turn the head slowly left and right, the terminal captures ``claim.active_check_frames``
 frames over ``claim.active_check_seconds`` and measures the yaw of the face from the detector's
-landmarks, counting only frames whose face matches the recipient (:func:`edge.face.active.judge_recipient_turn`).
+landmarks, counting only frames whose face matches the recipient (the face engine's ``recipient_turn``:
+``edge.face.active.judge_recipient_turn``).
 
 The result is kept on the service for the referral (:func:`check_on_file`, for :data:`KEEP_S`
 seconds; a restart forgets it and the officer runs it again) and goes into the officer's override record
@@ -82,11 +83,9 @@ def capture_turn(camera: Any, frames: int, seconds: float, sleep: Callable[[floa
 def run_active_check(svc: Any, original_key: str, officer: SignedIn, frames: list[np.ndarray] | None = None, *,
                      sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Capture (or take) a burst of the claimant turning, judge it, keep it for the referral; the answer for the officer."""
-    from edge.face.active import judge_recipient_turn
-
     if not isinstance(officer, SignedIn):
         raise AuthError("not_signed_in", "the head-turn check needs a signed-in officer")
-    if not hasattr(svc.face, "look_at"):
+    if not hasattr(svc.face, "recipient_turn"):
         raise EdgeError("this face engine cannot run the head-turn check")
     cfg = svc.cfg
     with svc.lock:
@@ -100,8 +99,7 @@ def run_active_check(svc: Any, original_key: str, officer: SignedIn, frames: lis
         threshold = svc.thresholds("1:N" if mode == "1:N" else "1:1").refer
         if frames is None:
             frames = capture_turn(svc.camera, cfg.active_check_frames, cfg.active_check_seconds, sleep)
-        looks = svc.face.look_at(frames, templates)
-        verdict = judge_recipient_turn(looks, threshold, cfg.active_check_min_turn_deg)
+        verdict = svc.face.recipient_turn(frames, templates, threshold, cfg.active_check_min_turn_deg)
         info = ActiveCheckInfo(passed=verdict.passed, turn_deg=verdict.turn_deg, min_turn_deg=verdict.min_turn_deg,
                                frames_total=verdict.frames_total, frames_with_face=verdict.frames_with_face,
                                frames_matched=verdict.frames_matched, best_match_score=verdict.best_score,

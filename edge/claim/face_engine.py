@@ -47,9 +47,10 @@ class FaceEngine(Protocol):
         """1:N: top identity and the runner-up identity with their fused scores."""
         ...
 
-    def look_at(self, frames: list[np.ndarray], templates: np.ndarray) -> list:
-        """The officer's active check: per frame, the face's yaw and its score against ``templates``
-        (``edge.face.active.FrameLook``); only needed by :mod:`edge.claim.active_check`."""
+    def recipient_turn(self, frames: list[np.ndarray], templates: np.ndarray, match_threshold: float, min_turn_deg: float):
+        """The officer's active check: the head turn measured over the frames whose face scores at least
+        ``match_threshold`` against ``templates`` (``edge.face.active.RecipientTurn``); only
+        :mod:`edge.claim.active_check` needs it."""
         ...
 
     def embed_photo(self, image_bytes: bytes) -> np.ndarray:
