@@ -16,13 +16,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -87,33 +88,35 @@ def test_turning_recipient_passes_still_photo_and_swap_fail(datasets_dir, strict
     cam.close()
 
 
-def test_edge_run_screen_replay_fails_the_check(datasets_dir, tmp_path, mosquitto, central):
-    """The whole path on a real `edge run`: referral, session and Origin guard, failed check, the signed reject published."""
-    from edge.central.verify import DeviceEntry, check_message
-    from edge.claim.crypto import load_public_key
+@pytest.fixture(scope="module")
+def screen_terminal(datasets_dir, tmp_path_factory, mosquitto):
+    """A provisioned `edge run` whose camera shows the tablet-screen replay sample, which is also the reference photo
+    of PKH-SCREEN-1 and PKH-SCREEN-2 (a matching face that fails the passive check); officers OFF-1 and SUP-1."""
     from tests.fixtures_mqtt import free_port
     from tests.test_officer_attacks import ROOT, Terminal, _config, edge
 
+    tmp = tmp_path_factory.mktemp("active-check")
     spoof = datasets_dir / "hard" / "spoof" / "attack_image_F2.jpg"
-    photos, camera = tmp_path / "photos", tmp_path / "camera"
-    (photos / "PKH-SCREEN-1").mkdir(parents=True)
-    shutil.copy(spoof, photos / "PKH-SCREEN-1" / "1.jpg")
+    photos, camera = tmp / "photos", tmp / "camera"
+    for rid in ("PKH-SCREEN-1", "PKH-SCREEN-2"):
+        (photos / rid).mkdir(parents=True)
+        shutil.copy(spoof, photos / rid / "1.jpg")
     camera.mkdir()
     shutil.copy(spoof, camera / "0.jpg")
     port = free_port()
-    config = _config(tmp_path, port, mosquitto, "dev-4", tmp_path / "issuer.pub.pem", camera)
+    config = _config(tmp, port, mosquitto, "dev-4", tmp / "issuer.pub.pem", camera)
     config.write_text(config.read_text().replace("[claim]\n", "[claim]\nactive_check_seconds = 0.5\nactive_check_frames = 6\n"))
-    edge(config, "roster", "keygen", str(tmp_path / "issuer.pem"))
-    edge(config, "roster", "build", str(photos), "--point", "dev-point", "--period", PERIOD, "--version", "1", "-o", str(tmp_path / "r.json"))
-    edge(config, "roster", "sign", str(tmp_path / "r.json"), "--key", str(tmp_path / "issuer.pem"), "-o", str(tmp_path / "rs.json"))
-    edge(config, "roster", "import", str(tmp_path / "rs.json"))
-    pins = {"OFF-1": f"{int(time.time()) % 10**8:08d}", "SUP-1": f"{(int(time.time()) * 7) % 10**8:08d}"}
-    csv = tmp_path / "officers.csv"
+    edge(config, "roster", "keygen", str(tmp / "issuer.pem"))
+    edge(config, "roster", "build", str(photos), "--point", "dev-point", "--period", PERIOD, "--version", "1", "-o", str(tmp / "r.json"))
+    edge(config, "roster", "sign", str(tmp / "r.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "rs.json"))
+    edge(config, "roster", "import", str(tmp / "rs.json"))
+    pins = {"OFF-1": f"{secrets.randbelow(10**8):08d}", "SUP-1": f"{secrets.randbelow(10**8):08d}"}
+    csv = tmp / "officers.csv"
     csv.write_text(f"officer_id,name,role,pin\nOFF-1,Ani Officer,officer,{pins['OFF-1']}\nSUP-1,Citra Supervisor,supervisor,{pins['SUP-1']}\n")
-    edge(config, "officers", "build", str(csv), "--point", "dev-point", "--version", "1", "--scrypt-n", "1024", "-o", str(tmp_path / "o.json"))
-    edge(config, "officers", "sign", str(tmp_path / "o.json"), "--key", str(tmp_path / "issuer.pem"), "-o", str(tmp_path / "os.json"))
-    edge(config, "officers", "import", str(tmp_path / "os.json"))
-    log = tmp_path / "service.log"
+    edge(config, "officers", "build", str(csv), "--point", "dev-point", "--version", "1", "--scrypt-n", "1024", "-o", str(tmp / "o.json"))
+    edge(config, "officers", "sign", str(tmp / "o.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "os.json"))
+    edge(config, "officers", "import", str(tmp / "os.json"))
+    log = tmp / "service.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=fh)
     term = Terminal(port, pins, config, proc, log)
@@ -128,41 +131,90 @@ def test_edge_run_screen_replay_fails_the_check(datasets_dir, tmp_path, mosquitt
             except OSError:
                 pass
             time.sleep(0.5)
-        term.sign_in("OFF-1")
-        first = term.claim("OFF-1", "PKH-SCREEN-1")
-        assert first["reason_code"] == "liveness_retake", first
-        status, ref, _ = term.request("POST", "/api/claim", {"recipient_id": "PKH-SCREEN-1", "attempt": 2}, officer="OFF-1")
-        assert status == 200 and (ref["outcome"], ref["reason_code"]) == ("refer", "liveness_failed"), ref
-        key = ref["idempotency_key"]
-
-        status, err, _ = term.request("POST", "/api/active-check", {"original_key": key})
-        assert status == 401 and err["error_id"] == "not_signed_in", err
-        status, _, _ = term.request("POST", "/api/active-check", {"original_key": key}, officer="OFF-1", origin="http://evil.example")
-        assert status == 403
-        status, got, _ = term.request("POST", "/api/active-check", {"original_key": key}, officer="OFF-1",
-                                      origin=f"http://127.0.0.1:{port}")
-        assert status == 200 and not got["passed"] and got["code"] == "active_check_no_turn", got
-        assert got["frames_total"] == 6 and got["officer_id"] == "OFF-1" and "photo or screen" in got["message"]["en"]
-
-        status, err = term.override("OFF-1", key, "accept", "active_check_passed")
-        assert status == 400 and "passed head-turn check" in err["error"], err
-        status, err = term.override("OFF-1", key, "accept")
-        assert status == 403 and err["error_id"] == "second_officer_required" and "head-turn" in err["error"], err
-        status, rec = term.override("OFF-1", key, "reject", "suspected_fraud")
-        assert status == 200 and rec["active_check"]["passed"] is False and rec["schema_version"] == 2, rec
-
-        device_pub = load_public_key(tmp_path / "state" / "keys" / "device_ed25519.pub.pem")
-        hits = central.wait_for(lambda t, e: t.endswith("dev-4/event/override") and e["payload"]["idempotency_key"] == rec["idempotency_key"],
-                                timeout=60)
-        assert hits, "the override with the check was not published"
-        topic, envelope = hits[0]
-        assert envelope["payload"]["active_check"] == rec["active_check"] and verify_record(envelope["payload"], device_pub)
-        pem = (tmp_path / "state" / "keys" / "device_ed25519.pub.pem").read_text()
-        checked = check_message("tepat/v1", topic, json.dumps(envelope).encode(),
-                                lambda d: DeviceEntry(d, "jabar", "dev-point", pem) if d == "dev-4" else None)
-        assert checked.ok and checked.record["active_check"]["officer_id"] == "OFF-1", checked.detail
+        yield term
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     assert proc.returncode == 0, log.read_text()[-3000:]
     assert "head-turn check" in log.read_text()
+
+
+def test_edge_run_screen_replay_fails_the_check(screen_terminal, central):
+    """The whole path on a real `edge run`: referral, session and Origin guard, failed check, the signed reject published."""
+    from edge.central.verify import DeviceEntry, check_message
+    from edge.claim.crypto import load_public_key
+
+    term, port = screen_terminal, screen_terminal.port
+    term.sign_in("OFF-1")
+    first = term.claim("OFF-1", "PKH-SCREEN-1")
+    assert first["reason_code"] == "liveness_retake", first
+    status, ref, _ = term.request("POST", "/api/claim", {"recipient_id": "PKH-SCREEN-1", "attempt": 2}, officer="OFF-1")
+    assert status == 200 and (ref["outcome"], ref["reason_code"]) == ("refer", "liveness_failed"), ref
+    key = ref["idempotency_key"]
+
+    status, err, _ = term.request("POST", "/api/active-check", {"original_key": key})
+    assert status == 401 and err["error_id"] == "not_signed_in", err
+    status, _, _ = term.request("POST", "/api/active-check", {"original_key": key}, officer="OFF-1", origin="http://evil.example")
+    assert status == 403
+    status, got, _ = term.request("POST", "/api/active-check", {"original_key": key}, officer="OFF-1", origin=f"http://127.0.0.1:{port}")
+    assert status == 200 and not got["passed"] and got["code"] == "active_check_no_turn", got
+    assert got["frames_total"] == 6 and got["officer_id"] == "OFF-1" and "photo or screen" in got["message"]["en"]
+
+    status, err = term.override("OFF-1", key, "accept", "active_check_passed")
+    assert status == 400 and "passed head-turn check" in err["error"], err
+    status, err = term.override("OFF-1", key, "accept")
+    assert status == 403 and err["error_id"] == "second_officer_required" and "head-turn" in err["error"], err
+    status, rec = term.override("OFF-1", key, "reject", "suspected_fraud")
+    assert status == 200 and rec["active_check"]["passed"] is False and rec["schema_version"] == 2, rec
+
+    keys_dir = term.config.parent / "state" / "keys"
+    hits = central.wait_for(lambda t, e: t.endswith("dev-4/event/override") and e["payload"]["idempotency_key"] == rec["idempotency_key"],
+                            timeout=60)
+    assert hits, "the override with the check was not published"
+    topic, envelope = hits[0]
+    assert envelope["payload"]["active_check"] == rec["active_check"]
+    assert verify_record(envelope["payload"], load_public_key(keys_dir / "device_ed25519.pub.pem"))
+    pem = (keys_dir / "device_ed25519.pub.pem").read_text()
+    checked = check_message("tepat/v1", topic, json.dumps(envelope).encode(),
+                            lambda d: DeviceEntry(d, "jabar", "dev-point", pem) if d == "dev-4" else None)
+    assert checked.ok and checked.record["active_check"]["officer_id"] == "OFF-1", checked.detail
+
+
+def test_counter_head_turn_check_on_a_liveness_referral(screen_terminal, tmp_path):
+    """In Chromium: the referral screen offers the head-turn check, shows its failure in words, and the reject records it."""
+    from tests.test_counter_browser import _chromium, by_id, claim_typed, screen, sign_in, text, wait_for
+
+    term = screen_terminal
+    webdriver, service, opts = _chromium()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1024,600"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=service, options=opts)
+    try:
+        driver.get(f"http://127.0.0.1:{term.port}/counter/?auto=1")
+        screen(driver, "lock", 60)
+        sign_in(driver, term, "OFF-1")
+        assert claim_typed(driver, "PKH-SCREEN-2") == "refer"  # the page retakes once by itself, then shows the referral
+        assert "liveness failed" in text(driver, "reason")
+        assert driver.execute_script("return !document.getElementById('active-box').hidden")
+        assert driver.execute_script("return document.getElementById('opt-active').disabled")
+        by_id(driver, "active-go").click()
+        wait_for(driver, "document.getElementById('active-result').dataset.passed", 120)
+        assert driver.execute_script("return document.getElementById('active-result').dataset.passed") == "no"
+        result = text(driver, "active-result")
+        assert "GAGAL" in result and "FAILED" in result and "photo or screen" in result, result
+        assert driver.execute_script("return document.getElementById('opt-active').disabled")  # a failed check cannot be the reason
+        from selenium.webdriver.support.ui import Select
+
+        Select(by_id(driver, "reason-code")).select_by_value("suspected_fraud")
+        by_id(driver, "do-reject").click()
+        wait_for(driver, "document.getElementById('banner').dataset.outcome === 'reject'", 60)
+        assert "head-turn check: gagal / failed" in text(driver, "message-en")
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"file:{term.config.parent / 'state' / 'ledger.sqlite'}?mode=ro", uri=True)) as db:
+            stored = [json.loads(r[0]) for r in db.execute("SELECT record FROM decisions WHERE schema = 'tepat.override'")]
+        mine = [r for r in stored if r["recipient_id"] == "PKH-SCREEN-2"]  # the signed record the terminal keeps
+        assert len(mine) == 1 and mine[0]["active_check"]["passed"] is False and mine[0]["officer_id"] == "OFF-1", mine
+    finally:
+        driver.quit()
