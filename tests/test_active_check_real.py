@@ -29,7 +29,6 @@ import pytest
 
 from edge.claim.active_check import run_active_check
 from edge.claim.officer import override
-from edge.claim.officer_store import AuthError
 from edge.claim.records import verify_record
 from tests.fixtures_claim import PERIOD
 
