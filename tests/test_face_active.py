@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.face.active import head_turn_check, judge_head_turn
+from edge.face.active import FrameLook, head_turn_check, judge_head_turn, judge_recipient_turn
 
 
 @pytest.mark.parametrize("yaws,passed", [
@@ -51,8 +51,6 @@ def test_a_real_head_turn_passes(face_pipeline, datasets_dir):
 
 
 # --- the officer's check: the turn counted only over frames of the recipient's face ------------------------------
-
-from edge.face.active import FrameLook, judge_recipient_turn  # noqa: E402
 
 MATCH = 0.30  # the referral threshold the check compares each frame's face score with
 
