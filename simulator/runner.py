@@ -159,6 +159,34 @@ def _play_claim(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, 
     if allowed and d.outcome not in allowed:
         tally.mismatches.append(f"claim {c.index} ({c.kind}, {c.identity}) at {term.id}: expected {' or '.join(allowed)}, "
                                 f"got {d.outcome} ({d.reason_code})")
+    if sc.officer_head_turn and result.record is not None and (d.outcome, d.reason_code) == ("refer", "liveness_failed"):
+        _officer_head_turn(c, term, sc, tally, progress, result.record.idempotency_key)
+
+
+def _officer_head_turn(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: Tally, progress: Progress, key: str) -> None:
+    """The desk officer runs the head-turn check on a liveness referral and accepts when it passes.
+
+    The claimant 'turns': a real face shows its photos in order (different photos of one person, at
+    whatever yaw they were taken); a spoof is one picture, shown again and again with its degradations.
+    """
+    from edge.claim.active_check import capture_turn, run_active_check
+    from edge.claim.officer import override
+
+    scene = c.images[:1] if c.kind == "spoof" else c.images
+    term.camera.present(scene, degradations=c.degradations, other=c.other, label=c.identity, seed=sc.seed * 10_000 + c.index + 5_000)
+    officer = term.signed_in()
+    try:
+        got = run_active_check(term.service, key, officer, capture_turn(term.camera, term.service.cfg.active_check_frames, 0))
+        tally.head_turn_checks += 1
+        verdict = f"head-turn check {'PASSED' if got['passed'] else 'FAILED'} (turn {got['turn_deg']:.0f} deg, {got['code']})"
+        if got["passed"]:
+            override(term.service, key, "accept", "active_check_passed", officer)
+            tally.head_turn_passed += 1
+            term.publisher.wake()
+            verdict += " -> accepted by the officer"
+    except EdgeError as exc:
+        verdict = f"head-turn check not run: {exc}"
+    progress(f"[{c.index:02d}] {term.id:8s}   officer: {verdict}")
 
 
 def _shown(result: Any) -> str:

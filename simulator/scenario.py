@@ -136,6 +136,8 @@ class Expect(_Strict):
     queued_offline: int | Range | None = None
     conflicts: int | Range | None = None
     gps_flagged: int | Range | None = None
+    head_turn_checks: int | Range | None = None
+    head_turn_passed: int | Range | None = None
     delivered: int | Range | Literal["all"] | None = "all"
     lost: int | Range | None = 0
 
@@ -150,6 +152,10 @@ class Scenario(_Strict):
     queue: list[QueueEntry] = Field(..., min_length=1)
     outages: list[ClaimWindow] = Field(default_factory=list, description="Link down (fault proxy cut) for a span of the queue.")
     network: list[NetworkEvent] = Field(default_factory=list)
+    officer_head_turn: bool = Field(
+        False, description="On a liveness referral the simulated officer runs the head-turn check (docs/LIVENESS.md): a real "
+        "claimant 'turns' (their photos in order, so a turn made of different photos of one person), a spoof shows its one "
+        "picture; a pass is accepted by the officer (a signed override), a failure stays referred.")
     expect: Expect = Field(default_factory=Expect)
 
     @model_validator(mode="after")

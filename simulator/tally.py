@@ -20,6 +20,8 @@ ROWS = (
     ("gps_flagged", "decisions without GPS fix"),
     ("queued_offline", "queued offline"),
     ("conflicts", "conflicts surfaced"),
+    ("head_turn_checks", "head-turn checks (officer)"),
+    ("head_turn_passed", "  passed, officer accepted"),
     ("records", "records written"),
     ("delivered", "in the central database"),
     ("lost", "lost"),
@@ -42,6 +44,8 @@ class Tally:
     genuine_claims: int = 0  # claims by enrolled recipients showing their own, unfiltered photos
     genuine_referred: int = 0  # ... that the gates sent to the officer
     genuine_rejected: int = 0  # ... that were refused outright (should not happen)
+    head_turn_checks: int = 0  # liveness referrals the simulated officer ran the head-turn check on
+    head_turn_passed: int = 0  # ... that passed (the officer then accepted)
     mismatches: list[str] = field(default_factory=list)  # per-claim expectation failures
 
     def count_decision(self, outcome: str, reason_code: str, flags: tuple[str, ...] | list[str] = ()) -> None:

@@ -85,6 +85,13 @@ class PipelineFaceEngine:
 
         return head_turn_check(self.pipeline.detector, frames)
 
+    def recipient_turn(self, frames: list[np.ndarray], templates: np.ndarray, match_threshold: float, min_turn_deg: float) -> Any:
+        """The officer's active check: the head turn over the frames whose face matches ``templates``
+        (:class:`edge.face.active.RecipientTurn`: passed, code, turn_deg, frames_*, best_score, reason)."""
+        from edge.face.active import judge_recipient_turn, look_at_frames
+
+        return judge_recipient_turn(look_at_frames(self.pipeline, frames, templates), match_threshold, min_turn_deg)
+
     def embed_photo(self, image_bytes: bytes) -> np.ndarray:
         result = self.pipeline.analyse_bytes(image_bytes, "reference photo")
         if result.embedding is None:

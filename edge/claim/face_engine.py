@@ -47,6 +47,12 @@ class FaceEngine(Protocol):
         """1:N: top identity and the runner-up identity with their fused scores."""
         ...
 
+    def recipient_turn(self, frames: list[np.ndarray], templates: np.ndarray, match_threshold: float, min_turn_deg: float):
+        """The officer's active check: the head turn measured over the frames whose face scores at least
+        ``match_threshold`` against ``templates`` (``edge.face.active.RecipientTurn``); only
+        :mod:`edge.claim.active_check` needs it."""
+        ...
+
     def embed_photo(self, image_bytes: bytes) -> np.ndarray:
         """Template from a reference photo (JPEG/PNG bytes); raises EdgeError if no usable face."""
         ...

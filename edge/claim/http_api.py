@@ -7,6 +7,9 @@ records carry that officer. ``officer_id`` in a body is optional and must then b
 the same ``request_id`` returns the stored decision (``replayed: true``) instead of deciding again
 ``POST /api/enrol`` {recipient_id, confirmed: true} → first-payout enrolment
 ``POST /api/override`` {original_key, outcome, reason_code, note?, recipient_id?, second_officer_id?, second_pin?}
+``POST /api/active-check`` {original_key} → the head-turn check on a liveness referral (captures for a few seconds;
+``edge.claim.active_check``): {passed, turn_deg, min_turn_deg, frames_*, code, message, …}; an override of that
+referral then carries the result
 ``GET /api/ledger/<recipient_id>`` → disbursements and decisions known for a recipient
 """
 
@@ -16,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.claim.active_check import run_active_check
 from edge.claim.http_auth import OfficerAuth, parse
 from edge.claim.officer import enrol, override
 from edge.claim.officer_store import AuthError
@@ -52,6 +56,11 @@ class OverrideRequest(_Body):
     second_pin: str | None = Field(None, min_length=1, max_length=MAX_PIN)
 
 
+class ActiveCheckRequest(_Body):
+    original_key: str = Field(..., min_length=8, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$",
+                              description="Idempotency key of the liveness referral to check.")
+
+
 def _as(session: Session, body: _Body) -> None:
     if body.officer_id is not None and body.officer_id != session.officer.officer_id:
         raise AuthError("officer_mismatch", f"signed in as {session.officer.officer_id}; the record names the signed-in officer", 403)
@@ -79,6 +88,11 @@ def register_routes(server: Any, svc: ClaimService, auth: OfficerAuth) -> None:
                        needs_supervisor=auth.needs_supervisor)
         return 200, rec.model_dump(mode="json", by_alias=True)
 
+    def active_check_route(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
+        r = parse(ActiveCheckRequest, req)
+        _as(session, r)
+        return 200, run_active_check(svc, r.original_key, session.officer)
+
     def ledger(req: dict[str, Any], session: Session) -> tuple[int, dict[str, Any]]:
         return 200, svc.ledger_view(str(req.get("recipient_id", "")))
 
@@ -86,4 +100,5 @@ def register_routes(server: Any, svc: ClaimService, auth: OfficerAuth) -> None:
     server.add_route("POST", "/api/claim", auth.guarded(claim))
     server.add_route("POST", "/api/enrol", auth.guarded(enrol_route))
     server.add_route("POST", "/api/override", auth.guarded(override_route))
+    server.add_route("POST", "/api/active-check", auth.guarded(active_check_route))
     server.add_route("GET", "/api/ledger/<recipient_id>", auth.guarded(ledger))

@@ -36,6 +36,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_blurred": ("Gambar kabur. Minta penerima diam sejenak.", "Blurred. Ask the claimant to hold still."),
     "overexposed": ("Terlalu terang. Hindari cahaya langsung.", "Too bright. Avoid direct light."),
     "face_cut_at_edge": ("Wajah terpotong. Posisikan wajah di tengah.", "Face cut at the edge. Centre the face."),
+    # the officer's head-turn check on a liveness referral (edge.claim.active_check)
+    "active_check_prompt": ("Minta penerima menoleh perlahan ke kiri, lalu ke kanan, sambil tetap di depan kamera.",
+                            "Ask the claimant to turn the head slowly to the left, then to the right, staying in front of the camera."),
+    "active_check_passed": ("Kepala menoleh {turn} derajat: wajah hidup. Petugas boleh menerima.",
+                            "Head turned {turn} degrees: a live face. The officer may accept."),
+    "active_check_no_turn": ("Kepala hanya menoleh {turn} derajat (perlu {need}). Foto atau layar tidak bisa menoleh. Ulangi sekali, lalu petugas memutuskan.",
+                             "Head turned only {turn} degrees (need {need}). A photo or screen cannot turn. Try once more, then the officer decides."),
+    "active_check_no_face": ("Wajah tidak terlihat cukup lama. Minta penerima tetap di depan kamera dan ulangi.",
+                             "The face was not in view long enough. Ask the claimant to stay in front of the camera and try again."),
+    "active_check_no_match": ("Wajah yang menoleh bukan wajah penerima {recipient_id}. Jangan terima tanpa pemeriksaan KTP.",
+                              "The face that turned is not recipient {recipient_id}'s. Do not accept without checking the ID card."),
     "officer_override": ("Keputusan diubah petugas {officer_id}: {override_reason}.", "Decision overridden by officer {officer_id}: {override_reason}."),
 }
 

@@ -2,8 +2,10 @@
 
 Both take a :class:`~edge.claim.officer_store.SignedIn` officer (PIN verified), never a typed id.
 The two-person rule (:func:`two_person_reason`): turning a reject into an accept, voiding a payout,
-or paying a recipient whose payout this period was voided needs a second, different signed-in
-officer, and (with ``needs_supervisor``) one of the two must be a supervisor. The override record
+paying a recipient whose payout this period was voided, or accepting a liveness referral whose
+head-turn check failed (:mod:`edge.claim.active_check`) needs a second, different signed-in
+officer, and (with ``needs_supervisor``) one of the two must be a supervisor. An override of a
+referral on which the officer ran the head-turn check carries that check's result. The override record
 names both officers and why two were needed. A recipient never has two payouts in force here.
 """
 
@@ -14,28 +16,33 @@ from typing import Literal
 
 import numpy as np
 
+from edge.claim.active_check import check_on_file
 from edge.claim.decide import Decision
 from edge.claim.ledger import AlreadyPaidError
 from edge.claim.messages import officer_message
 from edge.claim.officer_store import AuthError, SignedIn
-from edge.claim.records import DecisionRecord, OverrideRecord, QualityInfo, Scores
+from edge.claim.records import ACTIVE_CHECK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, DecisionRecord, OverrideRecord, QualityInfo, Scores
 from edge.claim.service import KIND_DECISION, KIND_OVERRIDE, ClaimResult, ClaimService
 from edge.errors import EdgeError, NotFoundError
 
 logger = logging.getLogger(__name__)
 
 REASON_CODES = ("id_card_checked", "face_changed", "camera_fault", "poor_light", "twin_or_relative", "suspected_fraud",
-                "wrong_person", "system_error", "other")
+                "wrong_person", "system_error", "other", "active_check_passed")
 
 
-def two_person_reason(effective_outcome: str, new_outcome: str, pays_now: bool, voided_this_period: bool) -> str | None:
-    """Why this override needs two officers (``void``, ``reject_to_accept``, ``pay_after_void``), or None. Pure."""
+def two_person_reason(effective_outcome: str, new_outcome: str, pays_now: bool, voided_this_period: bool,
+                      failed_check: bool = False) -> str | None:
+    """Why this override needs two officers (``void``, ``reject_to_accept``, ``pay_after_void``,
+    ``accept_after_failed_check``), or None. Pure."""
     if new_outcome == "reject":
         return "void" if pays_now else None
     if pays_now:
         return None  # already paid by this decision: the override changes nothing that pays
     if voided_this_period:
         return "pay_after_void"
+    if failed_check:
+        return "accept_after_failed_check"
     if effective_outcome == "reject":
         return "reject_to_accept"
     return None
@@ -48,7 +55,8 @@ def check_second_officer(reason: str | None, officer: SignedIn, second: SignedIn
     if reason is None:
         return
     what = {"void": "voiding a payout", "reject_to_accept": "turning a reject into an accept",
-            "pay_after_void": "paying again after a voided payout"}[reason]
+            "pay_after_void": "paying again after a voided payout",
+            "accept_after_failed_check": "accepting after a failed head-turn check"}[reason]
     if second is None:
         raise AuthError("second_officer_required", f"{what} needs a second officer's id and PIN", 403, needs=reason)
     if needs_supervisor and "supervisor" not in (officer.role, second.role):
@@ -80,7 +88,11 @@ def override(svc: ClaimService, original_key: str, new_outcome: Literal["accept"
         paid_now = svc.ledger.active_local(chain)  # this decision (or an earlier override of it) pays, and is not voided
         effective = earlier[-1]["new_outcome"] if earlier else original["outcome"]
         voided = bool(rid and period and svc.ledger.voided_local(rid, period))
-        reason = two_person_reason(effective, new_outcome, bool(paid_now), voided)
+        check = check_on_file(svc, original_key)
+        if reason_code == "active_check_passed" and (new_outcome != "accept" or check is None or not check.passed):
+            raise EdgeError("reason active_check_passed needs an accept and a passed head-turn check on this referral "
+                            "(POST /api/active-check first)")
+        reason = two_person_reason(effective, new_outcome, bool(paid_now), voided, check is not None and not check.passed)
         check_second_officer(reason, officer, second, needs_supervisor)
         if new_outcome == "accept" and not paid_now:
             prior = svc.ledger.prior_claim(rid, period)
@@ -89,7 +101,8 @@ def override(svc: ClaimService, original_key: str, new_outcome: Literal["accept"
         w = svc.where()
         rec = OverrideRecord(**svc.record_fields(w), original_key=original_key, original_outcome=original["outcome"], new_outcome=new_outcome,
                              reason_code=reason_code, note=note, officer_id=officer.officer_id, recipient_id=rid, period=period,
-                             second_officer_id=second.officer_id if second else None, two_person_reason=reason)
+                             second_officer_id=second.officer_id if second else None, two_person_reason=reason, active_check=check,
+                             schema_version=ACTIVE_CHECK_SCHEMA_VERSION if check else RECORD_SCHEMA_VERSION)
         signed = svc.emit(KIND_OVERRIDE, rec, disburse=new_outcome == "accept" and not paid_now)
         if new_outcome == "reject":
             for key in paid_now:

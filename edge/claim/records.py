@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 
 from edge.claim.canonical import canonical_json
 from edge.claim.crypto import public_key_id, sign, verify
@@ -19,6 +19,7 @@ from edge.gps.model import PositionStamp
 from edge.timesource import Timestamp
 
 RECORD_SCHEMA_VERSION = 1
+ACTIVE_CHECK_SCHEMA_VERSION = 2  # an override that carries ``active_check``; without it an override is exactly version 1
 
 
 class _Wire(BaseModel):
@@ -49,6 +50,22 @@ class QualityInfo(_Wire):
     reason: str | None = None
     frames_ok: int = 0
     frames_total: int = 0
+
+
+class ActiveCheckInfo(_Wire):
+    """The active liveness check an officer ran on a referral (docs/LIVENESS.md): a head turn over a burst."""
+
+    method: Literal["head_turn"] = "head_turn"
+    passed: bool
+    turn_deg: float = Field(..., ge=0, le=360, description="Yaw spread (max - min) over the frames that showed the recipient's face.")
+    min_turn_deg: float = Field(..., ge=0, le=360, description="The spread needed to pass.")
+    frames_total: int = Field(..., ge=0, le=1000)
+    frames_with_face: int = Field(..., ge=0, le=1000)
+    frames_matched: int = Field(..., ge=0, le=1000, description="Frames whose face matched the recipient (only these count for the turn).")
+    best_match_score: float | None = Field(None, description="Best face score of the burst against the recipient's templates.")
+    officer_id: str = Field(..., min_length=1, max_length=64, description="The signed-in officer who ran the check.")
+    checked_at: str = Field(..., max_length=40, description="When the burst was judged (ISO-8601, terminal time).")
+    reason: str = Field(..., max_length=300)
 
 
 class _Signed(_Wire):
@@ -93,10 +110,26 @@ class OverrideRecord(_Signed):
     recipient_id: str | None
     period: str | None
     second_officer_id: str | None = Field(None, max_length=64, description="The second officer who approved, PIN verified.")
-    two_person_reason: Literal["void", "reject_to_accept", "pay_after_void"] | None = Field(
+    two_person_reason: Literal["void", "reject_to_accept", "pay_after_void", "accept_after_failed_check"] | None = Field(
         None, description="Why two officers were needed (None: one was enough).")
+    active_check: ActiveCheckInfo | None = Field(
+        None, description=f"The active check run on the original referral (schema_version {ACTIVE_CHECK_SCHEMA_VERSION}); absent when none was run.")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _versioned(self) -> "OverrideRecord":
+        if self.active_check is not None and self.schema_version < ACTIVE_CHECK_SCHEMA_VERSION:
+            raise ValueError(f"active_check needs schema_version {ACTIVE_CHECK_SCHEMA_VERSION} or later")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_check(self, handler: Any) -> dict[str, Any]:
+        # Overrides without an active check serialise exactly as schema_version 1 did, so their signatures hold.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("active_check", 0) is None:
+            del data["active_check"]
+        return data
 
 
 class ConflictRecord(_Signed):

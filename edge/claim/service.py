@@ -101,6 +101,7 @@ class ClaimService:
         self.lock = threading.RLock()
         self._behind: list[LedgerBehind] = []
         self._request_key: str | None = None  # records the outbox holds but the ledger could not commit yet
+        self.active_checks: dict[str, Any] = {}  # referral key -> the officer's latest head-turn check (edge.claim.active_check)
 
     # --- helpers -----------------------------------------------------------------------------
     def thresholds(self, mode: str) -> Thresholds:

@@ -40,4 +40,7 @@ class ClaimConfig(Section):
     session_max_s: float = Field(8 * 3600.0, ge=60, le=86400, description="An officer's session ends this long after sign-in in any case.")
     pin_max_failures: int = Field(5, ge=1, le=100, description="Wrong PINs in a row before the officer is locked out.")
     pin_lockout_s: float = Field(300.0, ge=1, le=86400, description="How long a locked-out officer must wait.")
+    active_check_frames: int = Field(12, ge=3, le=60, description="Frames captured for the officer's head-turn check on a liveness referral (docs/LIVENESS.md).")
+    active_check_seconds: float = Field(3.0, ge=0, le=15, description="How long the head-turn check captures (frames spread evenly over it).")
+    active_check_min_turn_deg: float = Field(20.0, ge=5, le=90, description="Yaw spread (degrees) over the recipient's frames that passes the head-turn check.")
     two_person_needs_supervisor: bool = Field(True, description="Two-person actions (void, reject to accept, paying again) need one of the two officers to be a supervisor.")

@@ -12,7 +12,12 @@ along a line: the estimate stays put. A real head turning moves the nose tip out
 and the ratio changes by tens of degrees. A *video* of someone turning their head defeats this;
 the officer remains the control.
 
-Pure logic (:func:`judge_head_turn`) is separate from running the detector (:func:`head_turn_check`).
+Pure logic (:func:`judge_head_turn`, :func:`judge_recipient_turn`) is separate from running the
+detector (:func:`head_turn_check`, :func:`look_at_frames`).
+
+The officer's check (:mod:`edge.claim.active_check`) measures the turn only over frames whose face
+matches the recipient (:func:`judge_recipient_turn`): holding up the recipient's photo and letting
+someone else turn their head does not pass, since the other person's frames are not counted.
 """
 
 from __future__ import annotations
@@ -61,3 +66,73 @@ def head_turn_check(detector: Any, frames: Sequence[np.ndarray], min_turn_deg: f
         face = choose_face(detector.detect(rgb), rgb.shape)
         yaws.append(None if face is None else head_pose(face.landmarks)[0])
     return judge_head_turn(yaws, min_turn_deg)
+
+
+@dataclass(frozen=True)
+class FrameLook:
+    """One frame of the check: the claimant's face yaw (None: no face) and its score against the recipient (None: not scored)."""
+
+    yaw: float | None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class RecipientTurn:
+    passed: bool
+    code: str  # active_check_passed | active_check_no_face | active_check_no_match | active_check_no_turn
+    turn_deg: float
+    min_turn_deg: float
+    frames_total: int
+    frames_with_face: int
+    frames_matched: int
+    best_score: float | None
+    reason: str
+
+
+def judge_recipient_turn(looks: Sequence[FrameLook], match_threshold: float, min_turn_deg: float = MIN_TURN_DEG,
+                         min_frames: int = MIN_FRAMES) -> RecipientTurn:
+    """Head turn measured over the frames whose face matches the recipient (``score >= match_threshold``). Pure."""
+    with_face = [lk for lk in looks if lk.yaw is not None]
+    matched = [lk.yaw if lk.yaw is not None and lk.score is not None and lk.score >= match_threshold else None for lk in looks]
+    n_matched = sum(y is not None for y in matched)
+    scores = [lk.score for lk in with_face if lk.score is not None]
+    best = round(max(scores), 4) if scores else None
+    turn = judge_head_turn(matched, min_turn_deg, min_frames)
+    spread = turn.turn_deg
+    if len(with_face) < min_frames:
+        code = "active_check_no_face"
+        reason = f"a face in {len(with_face)} of {len(looks)} frames (need {min_frames}): the claimant must stay in view"
+    elif n_matched < min_frames:
+        code = "active_check_no_match"
+        reason = (f"the face matched the recipient in {n_matched} of {len(with_face)} frames with a face (need {min_frames}, "
+                  f"score >= {match_threshold:.3f}): not the recipient turning")
+    elif turn.passed:
+        code, reason = "active_check_passed", f"head turned {spread:.0f} degrees over {n_matched} frames of the recipient's face"
+    else:
+        code = "active_check_no_turn"
+        reason = f"head turned only {spread:.0f} degrees (need {min_turn_deg:.0f}): a flat photo or screen cannot turn"
+    if n_matched < len(with_face) and code != "active_check_no_match":
+        reason += f"; {len(with_face) - n_matched} frame(s) with another face were not counted"
+    return RecipientTurn(code == "active_check_passed", code, spread, float(min_turn_deg), len(looks), len(with_face), n_matched,
+                         best, reason)
+
+
+def look_at_frames(pipeline: Any, frames: Sequence[np.ndarray], templates: np.ndarray) -> list[FrameLook]:
+    """Yaw (detector landmarks) and face score against ``templates`` for the claimant's face in every RGB frame.
+
+    Uses the pipeline's public :meth:`analyse` with ``gate=False``: a turned head fails the quality
+    gate (``head_turned``) by design, but must still be measured and compared here.
+    """
+    from edge.face.match import best_score
+    from edge.face.quality import head_pose
+
+    tmpl = np.asarray(templates, dtype=np.float32)
+    looks: list[FrameLook] = []
+    for rgb in frames:
+        r = pipeline.analyse(rgb, gate=False)
+        if r.face is None:
+            looks.append(FrameLook(None, None))
+            continue
+        score = best_score(r.embedding, tmpl) if r.embedding is not None and tmpl.size else None
+        looks.append(FrameLook(float(head_pose(r.face.landmarks)[0]), score))
+    return looks

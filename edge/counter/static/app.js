@@ -122,6 +122,9 @@ async function showResult(d) {
   if (rid) $('reference').src = '/api/counter/reference/' + encodeURIComponent(rid) + '?t=' + Date.now();
   $('first').hidden = true;
   $('enrol-box').hidden = d.reason_code !== 'enrolment_required';
+  $('active-box').hidden = !(d.outcome === 'refer' && d.reason_code === 'liveness_failed' && d.idempotency_key);
+  $('active-prompt').hidden = true; $('active-result').textContent = ''; delete $('active-result').dataset.passed;
+  $('opt-active').disabled = true; if ($('reason-code').value === 'active_check_passed') $('reason-code').value = 'id_card_checked';
   $('do-accept').hidden = !(d.outcome === 'reject' || d.outcome === 'refer');
   $('do-reject').hidden = d.outcome !== 'refer';
   $('do-void').hidden = d.outcome !== 'accept';
@@ -148,9 +151,25 @@ async function act(outcome) {
   if (!r.ok) { notice(r.body.error || 'Ditolak / Refused'); return; }
   notice(''); banner(outcome, ['(KOREKSI PETUGAS)', '(OFFICER OVERRIDE)']);
   $('message').textContent = r.body.message ? r.body.message.id : 'Keputusan diubah / Decision overridden';
-  $('message-en').textContent = 'Oleh / by ' + r.body.officer_id + (r.body.second_officer_id ? ' + ' + r.body.second_officer_id : '');
+  $('message-en').textContent = 'Oleh / by ' + r.body.officer_id + (r.body.second_officer_id ? ' + ' + r.body.second_officer_id : '') +
+    (r.body.active_check ? ' \u00B7 cek gerak kepala / head-turn check: ' + (r.body.active_check.passed ? 'lulus / passed' : 'gagal / failed') +
+      ' (' + Math.round(r.body.active_check.turn_deg) + '\u00B0)' : '');
   $('actions').hidden = true; $('next').focus();
 }
+$('active-go').onclick = async () => {  // the head-turn check on a liveness referral (docs/LIVENESS.md)
+  const d = claim && claim.result; if (!d || busy) return;
+  busy = true; $('active-go').disabled = true; $('active-prompt').hidden = false;
+  $('active-result').textContent = 'Merekam gerak kepala\u2026 / Recording the head turn\u2026'; delete $('active-result').dataset.passed;
+  const r = await api('POST', '/api/active-check', {original_key: d.idempotency_key});
+  busy = false; $('active-go').disabled = false; $('active-prompt').hidden = true;
+  if (!r.ok) { $('active-result').textContent = ''; notice(r.body.error || 'Pemeriksaan gagal / Check failed'); return; }
+  const c = r.body; notice('');
+  $('active-result').dataset.passed = c.passed ? 'yes' : 'no';
+  $('active-result').textContent = (c.passed ? '\u2714 LULUS / PASSED \u2014 ' : '\u2716 GAGAL / FAILED \u2014 ') + c.message.id + ' / ' + c.message.en;
+  $('opt-active').disabled = !c.passed;
+  if (c.passed) $('reason-code').value = 'active_check_passed';
+  else if ($('reason-code').value === 'active_check_passed') $('reason-code').value = 'id_card_checked';
+};
 $('do-accept').onclick = () => act('accept');
 $('do-reject').onclick = () => act('reject');
 $('do-void').onclick = () => act('reject');
