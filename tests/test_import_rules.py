@@ -7,6 +7,9 @@ on a copy of edge/ and the tooling packages with one deliberate violation added 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,20 @@ def test_stale_exception_is_reported(clean_copy: Path) -> None:
 
 def test_every_exception_says_why() -> None:
     assert all(len(reason) > 40 for reason in EXCEPTIONS.values())
+
+
+def test_importing_the_cli_loads_no_tooling() -> None:
+    """`edge` starts without benchmarks/ or model_build/ (they load inside `edge bench` / `edge models build` only)."""
+    code = ("import sys, edge.cli, edge.app\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('benchmarks', 'model_build', 'simulator', 'tests')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.strip() == "[]", out
+
+
+def test_tooling_is_packaged_beside_edge() -> None:
+    """An installed `edge bench` / `edge models build` finds its tooling: pyproject.toml packages both top-level packages."""
+    from setuptools import find_namespace_packages
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packaged = set(find_namespace_packages(where=str(ROOT), include=include))
+    assert {"edge", "simulator", *TOOLING_TOP} <= packaged, sorted(packaged)
