@@ -3,7 +3,7 @@
 Times each ``minifasnet*.tflite`` file in the given folders (default: the shipped ``models/``), one
 interpreter thread, XNNPACK, a fixed random input of the model's own shape and type, 20 warm-up
 invokes then ``--runs`` timed ones. The quantised variants written by
-``python -m edge.model_build.liveness --variants DIR`` are timed by passing ``DIR/<variant>``.
+``python -m model_build.liveness --variants DIR`` are timed by passing ``DIR/<variant>``.
 The figures in docs/LIVENESS.md ("Quantised variants", "Speed") and docs/BENCHMARKS.md come from it.
 """
 

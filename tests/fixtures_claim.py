@@ -133,7 +133,7 @@ def make_terminal(tmp_path, issuer_key, trusted_keys):
     from edge.claim.central import import_roster
     from edge.app import make_where
     from edge.claim.ledger import Ledger
-    from edge.claim.outbox_access import PerThreadOutbox
+    from edge.claim.outbox_access import SharedOutbox
     from edge.claim.roster import sign_roster
     from edge.claim.roster_store import RosterStore
     from edge.claim.service import ClaimService
@@ -151,7 +151,7 @@ def make_terminal(tmp_path, issuer_key, trusted_keys):
             device_id=device_id, distribution_point=point, config=ClaimConfig(**cfg), face=face,
             roster=stack.enter_context(RosterStore(d / "roster.sqlite", SecretBox(new_template_key()))),
             ledger=stack.enter_context(Ledger(d / "ledger.sqlite", device_id, point)),
-            outbox=stack.enter_context(PerThreadOutbox(lambda: Outbox(d / "outbox.sqlite", device_id, min_free_mb=1))),
+            outbox=stack.enter_context(SharedOutbox(lambda: Outbox(d / "outbox.sqlite", device_id, min_free_mb=1))),
             signing_key=generate_signing_key(), where=make_where(gps, GpsConfig(), TimeSource(gps).now), burst_frames=2,
             camera=camera if camera is not None else BlankCamera(),
         )

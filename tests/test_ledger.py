@@ -34,15 +34,6 @@ def test_next_period_payout__valid(ledger):
     assert ledger.prior_claim("PKH-1", "2026-12") is not None
 
 
-def test_seq_is_durable_and_increasing(tmp_path):
-    """Record sequence numbers keep increasing across reopenings of the file."""
-    with Ledger(tmp_path / "l.sqlite", "t-1", "p") as led:
-        a, b = led.next_seq(), led.next_seq()
-    with Ledger(tmp_path / "l.sqlite", "t-1", "p") as led:
-        c = led.next_seq()
-    assert a < b < c
-
-
 def test_central_update_blocks_claim_elsewhere(ledger):
     """A payout reported by the central side from another terminal makes the recipient already paid here."""
     assert ledger.apply_central([Disbursement("other-1", "PKH-9", "2026-11", "t-2", "desa-b", "2026-11-22T02:00:00Z")]) == []

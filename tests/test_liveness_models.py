@@ -11,10 +11,10 @@ import pytest
 
 from edge.errors import ModelError
 from edge.face.liveness import MODELS, LivenessChecker
-from edge.model_build.liveness_eval import FaceBoxFinder, ordinary_images, read_rgb
+from model_build.liveness_eval import FaceBoxFinder, ordinary_images, read_rgb
 from tests.support import skip_or_fail
 
-# Measured with `python -m edge.model_build.liveness_eval` (docs/LIVENESS.md): false-reject rate
+# Measured with `python -m model_build.liveness_eval` (docs/LIVENESS.md): false-reject rate
 # at the default (min fusion, threshold 0.027) was 2.9 % on all 5014 faces/ photos and 2.0 % (2 of
 # 101) on the every-50th subset used here. The bound leaves room for a few photos more, not for a
 # broken model or a threshold that refuses one genuine claimant in ten again.

@@ -12,8 +12,8 @@ import pytest
 from edge.cli import main as edge_main
 from edge.errors import ModelError
 from edge.face.models import TfliteModel, _from_output, _to_input, find_source_onnx, load_manifest, open_model
-from edge.model_build.manifest_io import update_entries
-from edge.model_build.sources import sha256_of
+from model_build.manifest_io import update_entries
+from model_build.sources import sha256_of
 from tests.support import skip_or_fail
 
 INT8_MIN_MEAN_COSINE = 0.993  # measured 0.9959 mean / 0.9887 min over 200 held-out faces (docs/MODELS.md)
@@ -45,7 +45,7 @@ def _source_or_skip(name: str) -> Path:
 @pytest.fixture(scope="session")
 def heldout_faces(datasets_dir: Path) -> np.ndarray:
     """Eight aligned RGB faces from identities never used for int8 calibration."""
-    from edge.model_build.faces import aligned_faces, split_images, spread
+    from model_build.faces import aligned_faces, split_images, spread
 
     yunet = _source_or_skip("yunet")
     faces = aligned_faces(spread(split_images(datasets_dir).holdout, 12), yunet, limit=8)
@@ -157,8 +157,8 @@ def test_yunet_tflite_matches_onnx_at_320(models_dir: Path, datasets_dir: Path, 
     pytest.importorskip("onnx")
     import cv2
 
-    from edge.model_build.check import letterbox_bgr, ort_session
-    from edge.model_build.convert import prepare_yunet
+    from model_build.check import letterbox_bgr, ort_session
+    from model_build.convert import prepare_yunet
 
     onnx320 = prepare_yunet(_source_or_skip("yunet"), tmp_path / "yunet_320.onnx")
     man = load_manifest(models_dir).models["yunet_320"]
@@ -174,7 +174,7 @@ def test_yunet_tflite_matches_onnx_at_320(models_dir: Path, datasets_dir: Path, 
 @pytest.mark.shared
 def test_sface_fp32_matches_onnx(models_dir: Path, heldout_faces: np.ndarray) -> None:
     """fp32 SFace TFLite embeddings agree with onnxruntime on the source ONNX (cosine > 0.999)."""
-    from edge.model_build.check import cosine_rows, sface_onnx_embeddings
+    from model_build.check import cosine_rows, sface_onnx_embeddings
 
     ref = sface_onnx_embeddings(_source_or_skip("sface"), heldout_faces)
     with open_model(models_dir, "sface_fp32") as model:
@@ -185,7 +185,7 @@ def test_sface_fp32_matches_onnx(models_dir: Path, heldout_faces: np.ndarray) ->
 @pytest.mark.shared
 def test_sface_int8_close_to_fp32(models_dir: Path, heldout_faces: np.ndarray) -> None:
     """int8 SFace embeddings stay close to fp32 on faces of identities never used for calibration."""
-    from edge.model_build.check import cosine_rows
+    from model_build.check import cosine_rows
 
     with open_model(models_dir, "sface_fp32") as fp32, open_model(models_dir, "sface_int8") as int8:
         a = np.concatenate([fp32(f)[0] for f in heldout_faces])
@@ -205,7 +205,7 @@ def test_find_source_unknown_name() -> None:
 
 def test_int8_embedder_is_one_xnnpack_partition(models_dir: Path) -> None:
     """The shipped int8 SFace runs as a single XNNPACK partition with no op left outside; naive int8 would give 28."""
-    from edge.model_build.check import delegate_partitions
+    from model_build.check import delegate_partitions
 
     parts = delegate_partitions(models_dir / load_manifest(models_dir).models["sface_int8"].file)
     assert parts["partitions"] == 1 and parts["ops_outside_xnnpack"] == {}
@@ -223,7 +223,7 @@ def test_build_without_toolchain_names_the_extra(monkeypatch: pytest.MonkeyPatch
     """Without the [models] extra the build stops with one line naming pip install -e '.[models]'."""
     import sys
 
-    from edge.model_build.build import require_toolchain
+    from model_build.build import require_toolchain
 
     monkeypatch.setitem(sys.modules, "onnx2tf", None)
     with pytest.raises(ModelError, match=r"onnx2tf.*pip install -e '\.\[models\]'"):

@@ -127,13 +127,6 @@ class Ledger:
     def close(self) -> None:
         self._db.close()
 
-    def next_seq(self) -> int:
-        """The next record sequence number for this device (durable, strictly increasing)."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT INTO counters(name, value) VALUES ('seq', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
-            return int(self._db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
-
     def prior_claim(self, recipient_id: str, period: str) -> PriorClaim | None:
         """The earliest valid disbursement to ``recipient_id`` in ``period`` known here (local or central)."""
         row = self._db.execute(

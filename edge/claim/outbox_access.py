@@ -44,6 +44,3 @@ class SharedOutbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-PerThreadOutbox = SharedOutbox  # the old name, kept for callers outside the service

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.errors import EdgeError
-    from edge.face.bench import run_bench
+    from benchmarks.face_pipeline import run_bench
 
     cfg = config_from_args(args).face
     if args.threads:

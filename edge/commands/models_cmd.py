@@ -115,7 +115,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_seal(args: argparse.Namespace) -> int:
     from edge.face.seal import PIN_MODULE, seal
-    from edge.model_build.sources import REPO_ROOT
+    from edge.paths import REPO_ROOT
 
     d = args.dir or REPO_ROOT / "models"
     digest, sealed = seal(d)
@@ -127,7 +127,7 @@ def run_seal(args: argparse.Namespace) -> int:
 
 def run_bench(args: argparse.Namespace) -> int:
     from edge.face.models import load_manifest, model_path, verify_file
-    from edge.model_build.check import delegate_partitions, time_models
+    from model_build.check import delegate_partitions, time_models
 
     d = _models_dir(args)
     man = load_manifest(d)
@@ -157,8 +157,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from edge.model_build.build import BuildContext, run_build as build
-    from edge.model_build.sources import REPO_ROOT, cache_dir
+    from model_build.build import BuildContext, run_build as build
+    from model_build.sources import REPO_ROOT, cache_dir
 
     if args.calib_images < 20:
         raise ModelError("--calib-images must be at least 20")

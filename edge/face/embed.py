@@ -54,7 +54,7 @@ class OnnxReferenceEmbedder:
     def __init__(self, path: Path, threads: int = 2) -> None:
         import onnxruntime as ort
 
-        from edge.model_build.sources import sha256_of
+        from edge.face.model_files import sha256_of
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

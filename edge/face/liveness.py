@@ -2,7 +2,7 @@
 or a printed photo / a photo or video shown on a screen?
 
 Two MiniFASNet classifiers from minivision-ai/Silent-Face-Anti-Spoofing (Apache-2.0), converted
-to TFLite by ``edge.model_build.liveness``, each look at the face with a different amount of
+to TFLite by ``model_build.liveness``, each look at the face with a different amount of
 surrounding context (the face box enlarged 2.7x and 4.0x). Each gives a probability of class 1
 ("real face"); the live score fuses the two, by default the **lower** of the two (``min``: live
 only when both models say so; upstream averages them, ``mean``). See
@@ -30,7 +30,7 @@ INPUT_SIZE = 80
 REAL_CLASS = 1
 # Fused live score at or above which a face counts as live, and the fusion rule. Chosen from
 # genuine photos at a 3 % false-refusal rate (overall and South-East-Asian identities), see
-# docs/LIVENESS.md; regenerate with `python -m edge.model_build.liveness_eval`.
+# docs/LIVENESS.md; regenerate with `python -m model_build.liveness_eval`.
 DEFAULT_THRESHOLD = 0.027
 DEFAULT_FUSION = "min"
 

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.errors import ModelError
-from edge.model_build.sources import find_source, sha256_of
+from edge.face.model_files import find_source, sha256_of
 
 logger = logging.getLogger(__name__)
 

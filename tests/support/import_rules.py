@@ -1,14 +1,16 @@
 """The import rules of the runtime package, checked from the source text (no code is imported).
 
-Rules for every module under ``edge/``:
+Rules for every module under ``edge/`` (the runtime package):
 
-1. ``edge`` never imports ``simulator``, ``tests`` or ``benchmarks`` (at module level or inside
-   a function).
-2. Runtime modules never import tooling: ``edge.model_build`` and the ``bench`` modules are
-   tooling; only tooling itself and the commands that run it (``edge/commands/``, loading it
-   inside the command function) may import it.
-3. No import cycles inside ``edge``: module-level and function-level imports both count
-   (a lazy import only hides a cycle); imports under ``if TYPE_CHECKING:`` do not.
+1. ``edge`` never imports ``simulator`` or ``tests`` (at module level or inside a function).
+2. ``edge`` never imports tooling: the top-level packages ``benchmarks`` (every benchmark) and
+   ``model_build`` (the model build) (:data:`TOOLING_TOP`). The one allowance is explicit and
+   narrow (:data:`TOOLING_LOADERS`): the command module that runs a tool (``edge bench``,
+   ``edge models build/bench``) may load that tool inside its command function, never at module
+   level. Tooling may import ``edge``; the reverse never.
+3. No import cycles inside ``edge`` or inside the tooling packages: module-level and
+   function-level imports both count (a lazy import only hides a cycle); imports under
+   ``if TYPE_CHECKING:`` do not.
 4. Foundation modules (:data:`FOUNDATION`: errors, paths, the wire models) import nothing
    else of ``edge``.
 5. Only the composition root (``edge.app``) and the commands wire areas together. A module of one
@@ -30,7 +32,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-FORBIDDEN_TOP = ("simulator", "tests", "benchmarks")
+FORBIDDEN_TOP = ("simulator", "tests")
+# Tooling lives outside the runtime package, in these top-level packages (read for cycles too).
+TOOLING_TOP = ("benchmarks", "model_build")
+# The only runtime modules that may load tooling, each only the named package, only inside a function.
+TOOLING_LOADERS = {
+    "edge.commands.bench_cmd": "benchmarks",     # edge bench -> benchmarks.face_pipeline
+    "edge.commands.models_cmd": "model_build",   # edge models build / bench -> model_build.build, .check
+}
 # Foundation modules every area builds on: they import nothing else of edge (wire models never
 # import the claim flow that fills them).
 FOUNDATION = {"edge.errors": (), "edge.paths": (), "edge.messages": ("edge.errors",),
@@ -56,24 +65,19 @@ ROOT_USERS = ("edge.commands", "edge.cli", "edge.__main__")
 
 # (importer, imported) pairs allowed for now; each one names the work that removes it.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("edge.face.models", "edge.model_build.sources"):
-        "runtime model loader uses build tooling (find_source, sha256_of); edge/face/models.py is owned by the "
-        "face/model helper; remove with the tooling move of issue 12",
-    ("edge.face.embed", "edge.model_build.sources"):
-        "the ONNX reference embedder (used by 'edge eval') hashes its model with build tooling's sha256_of; "
-        "edge/face/embed.py is owned by the face helper; remove with the tooling move of issue 12",
-    ("edge.transport.bench", "simulator.mosquitto"):
-        "a benchmark inside the runtime package starts the shared Mosquitto launcher; goes with the tooling move of issue 12",
     ("edge.claim.face_adapter", "edge.face"):
         "the claim flow's FaceEngine over the face core (pipeline, liveness, 1:N index): an adapter between two "
         "areas that belongs with the composition root; moves with the edge/claim regroup of issue 12",
-    ("edge.transport.bench", "simulator.netfault"):
-        "a benchmark inside the runtime package cuts the link with the simulator's fault proxy; goes with the tooling move of issue 12",
 }
 
 
 def is_tooling(module: str) -> bool:
-    return module.startswith("edge.model_build") or module.rsplit(".", 1)[-1] == "bench"
+    return module.split(".")[0] in TOOLING_TOP
+
+
+def loads_tooling_allowed(imp: "Import") -> bool:
+    """Rule 2's allowance: the named command module loading its own tool inside a function."""
+    return imp.lazy and TOOLING_LOADERS.get(imp.importer) == imp.imported.split(".")[0]
 
 
 def _within(module: str, prefixes: tuple[str, ...] | list[str]) -> bool:
@@ -90,7 +94,7 @@ def wiring_problem(imp: "Import") -> str | None:
     if _within(imp.imported, [ROOT_PACKAGE]) and not _within(imp.importer, [ROOT_PACKAGE, *ROOT_USERS]):
         return f"{imp.importer} imports the composition root {imp.imported} (only the commands may)"
     mine, theirs = area_of(imp.importer), area_of(imp.imported)
-    if mine and theirs and mine != theirs and not is_tooling(imp.importer) and not _within(imp.imported, AREA_INTERFACES):
+    if mine and theirs and mine != theirs and not _within(imp.imported, AREA_INTERFACES):
         return (f"{imp.importer} imports {imp.imported} across areas ({mine} -> {theirs}); "
                 "wire them in the composition root (edge/app) or use the area's interface module")
     return None
@@ -162,8 +166,8 @@ def imports_of(root: Path, path: Path, modules: set[str]) -> list[Import]:
     return found
 
 
-def collect(root: Path, package: str = "edge") -> list[Import]:
-    files = sorted((root / package).rglob("*.py"))
+def collect(root: Path, packages: tuple[str, ...] = ("edge", *TOOLING_TOP)) -> list[Import]:
+    files = sorted(f for package in packages for f in (root / package).rglob("*.py"))
     modules = {module_name(root, f) for f in files}
     out: list[Import] = []
     for f in files:
@@ -216,10 +220,24 @@ def violations(root: Path, exceptions: dict[tuple[str, str], str] | None = None)
     used: set[tuple[str, str]] = set()
     problems: list[str] = []
     edges: dict[str, set[str]] = {}
+    scanned = ("edge", *TOOLING_TOP)
     for imp in imports:
         where = f"{imp.path}:{imp.line}"
         top = imp.imported.split(".")[0]
+        if is_tooling(imp.importer):  # tooling may import anything; only its own cycles count
+            if top in scanned and imp.imported != imp.importer:
+                edges.setdefault(imp.importer, set()).add(imp.imported)
+            continue
         allowed = next(((i, m) for (i, m) in exceptions if i == imp.importer and (imp.imported == m or imp.imported.startswith(m + "."))), None)
+        if top in TOOLING_TOP:
+            if allowed:
+                used.add(allowed)
+            elif not loads_tooling_allowed(imp):
+                loader = next((m for m, pkg in TOOLING_LOADERS.items() if pkg == top), None)
+                problems.append(f"{where}: {imp.importer} imports tooling {imp.imported} (edge must not import {top}; "
+                                f"only {loader} may load it, inside its command function)")
+            edges.setdefault(imp.importer, set()).add(imp.imported)
+            continue
         if top in FORBIDDEN_TOP:
             if allowed:
                 used.add(allowed)
@@ -232,12 +250,6 @@ def violations(root: Path, exceptions: dict[tuple[str, str], str] | None = None)
         if base_rule is not None and not any(imp.imported == m or imp.imported.startswith(m + ".") for m in base_rule):
             problems.append(f"{where}: foundation module {imp.importer} imports {imp.imported} "
                             f"(it may import only {', '.join(base_rule) or 'nothing of edge'})")
-        if is_tooling(imp.imported) and not is_tooling(imp.importer):
-            if allowed:
-                used.add(allowed)
-            elif not (imp.importer.startswith("edge.commands.") and imp.lazy):
-                problems.append(f"{where}: runtime module {imp.importer} imports tooling {imp.imported} "
-                                "(only tooling, or a command loading it inside its function, may)")
         wiring = wiring_problem(imp)
         if wiring is not None:
             if allowed:
@@ -262,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = violations(args.root)
     for line in problems:
         print(line)
-    print(f"{len(problems)} import-rule violation(s) in {args.root / 'edge'}" if problems else "import rules: ok")
+    print(f"{len(problems)} import-rule violation(s) in {args.root}" if problems else "import rules: ok")
     return 1 if problems else 0
 
 

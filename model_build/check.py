@@ -20,7 +20,7 @@ def ort_session(onnx_path: Path):
 def tflite_run(tflite: Path, batch: np.ndarray, threads: int = 2, output_tensors: list[str] | None = None) -> list[np.ndarray]:
     """Run a .tflite over a batch of single inputs (float32 API); returns one stacked array per output."""
     from edge.face.models import TfliteModel
-    from edge.model_build.sources import sha256_of
+    from model_build.sources import sha256_of
 
     model = TfliteModel(tflite, sha256=sha256_of(tflite), threads=threads, name=tflite.stem, output_tensors=output_tensors)
     outs = [model(x[None]) for x in batch]

@@ -1,6 +1,6 @@
 """Measure the service itself: time to READY, idle CPU and memory, status/metrics latency.
 
-    python -m edge.service.bench [--seconds 30] [--requests 200]
+    python -m benchmarks.service [--seconds 30] [--requests 200]
 
 Runs ``edge run`` as a subprocess with a generated configuration (folder camera with
 generated frames, the checkout's models, no MQTT, no GPS), listens on a notify socket
@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _config(tmp: Path, port: int) -> Path:
@@ -72,7 +72,7 @@ def _latency_ms(url: str, n: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     import psutil
 
-    parser = argparse.ArgumentParser(prog="python -m edge.service.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.service", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="idle sampling period after READY")
     parser.add_argument("--requests", type=int, default=200, help="HTTP requests per endpoint")
     args = parser.parse_args(argv)

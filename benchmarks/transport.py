@@ -1,4 +1,4 @@
-"""Outbox and MQTT benchmarks for docs/BENCHMARKS.md: ``python -m edge.transport.bench`` (from a checkout).
+"""Outbox and MQTT benchmarks for docs/BENCHMARKS.md: ``python -m benchmarks.transport`` (from a checkout).
 
 Measures durable appends/s (synchronous FULL and NORMAL), drain msgs/s to a private local
 Mosquitto (MQTT 5, 3.1.1, TLS), a 10,000-record backlog drained after an outage, and the
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench_appends(folder: Path, n: int, synchronous: str) -> float:
@@ -115,7 +115,7 @@ def bench_worker_rss(broker, folder: Path, n: int) -> float:  # noqa: ANN001
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m edge.transport.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.transport", description=__doc__.splitlines()[0])
     ap.add_argument("--appends", type=int, default=2000, help="records per append benchmark (default 2000)")
     ap.add_argument("--drain", type=int, default=10000, help="records per drain benchmark (default 10000)")
     args = ap.parse_args(argv)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     binary = find_mosquitto()
     if binary is None:
-        raise SystemExit("python -m edge.transport.bench: mosquitto is not installed (apt install mosquitto)")
+        raise SystemExit("python -m benchmarks.transport: mosquitto is not installed (apt install mosquitto)")
 
     results: dict[str, object] = {"python": platform.python_version(), "machine": platform.machine()}
     with tempfile.TemporaryDirectory(prefix="tepat-bench-", dir=None) as tmp:
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             broker.configure()
             broker.start()
         except MosquittoFailed as exc:
-            raise SystemExit(f"python -m edge.transport.bench: {exc}") from None
+            raise SystemExit(f"python -m benchmarks.transport: {exc}") from None
         try:
             for label, dev, kw in (("v5", "dev-1", {}), ("v311", "dev-2", {"protocol": "3.1.1"}), ("v5_tls", "dev-5", {"tls": True})):
                 path = folder / f"drain-{label}.sqlite"

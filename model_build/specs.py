@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.model_build.sources import SOURCES, SourceFile
+from model_build.sources import SOURCES, SourceFile
 
 YUNET_OUTPUTS = [
     (kind, stride, n, c)

@@ -12,7 +12,7 @@ minivision-ai/Silent-Face-Anti-Spoofing (Copyright Minivision, Apache-2.0), keep
 layer names so the upstream state_dicts load unchanged. Needs the ``[models]`` and
 ``[liveness-build]`` extras (torch 2.13.0, CPU wheel).
 
-Run: ``python -m edge.model_build.liveness [--only NAME] [--out models] [--keep-onnx] [--variants DIR]``.
+Run: ``python -m model_build.liveness [--only NAME] [--out models] [--keep-onnx] [--variants DIR]``.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ModelError
-from edge.model_build.manifest_io import update_entries
-from edge.model_build.sources import cache_dir, sha256_of
+from model_build.manifest_io import update_entries
+from model_build.sources import cache_dir, sha256_of
 from edge.paths import shared_models_dir
 
 logger = logging.getLogger(__name__)
 
 UPSTREAM_REPO = "minivision-ai/Silent-Face-Anti-Spoofing"
 UPSTREAM_COMMIT = "b6d5f04ad78778917853b25c778acef6d5626d15"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # Channel widths per layer, from upstream keep_dict ('1.8M' = V1/V1SE, '1.8M_' = V2).
 KEEP = {
@@ -245,7 +245,7 @@ def output_tensor(tflite: Path) -> str:
 
 def write_variants(spec: LivenessSpec, tf_dir: Path, fp32_entry: dict, variants_dir: Path) -> None:
     """Copy the quantised variants into ``variants_dir/<variant>/`` each with its own manifest,
-    so ``python -m edge.model_build.liveness_eval --models DIR`` can measure them."""
+    so ``python -m model_build.liveness_eval --models DIR`` can measure them."""
     for variant in ("dynamic_range_quant", "integer_quant"):
         src = tf_dir / f"{spec.name}_{variant}.tflite"
         dest_dir = variants_dir / variant
@@ -295,7 +295,7 @@ def manifest_entry(spec: LivenessSpec, tflite: Path, max_diff: float, probe: str
         "preprocessing": (f"face box enlarged {spec.scale}x about its centre (scale reduced so the box fits "
                           "the frame, then shifted inside it, as upstream CropImage), resized to 80x80, BGR, "
                           "raw 0..255 (no /255, no mean/std)"),
-        "build": {"command": "python -m edge.model_build.liveness", "torch": torch.__version__,
+        "build": {"command": "python -m model_build.liveness", "torch": torch.__version__,
                   "onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__,
                   "check": f"max |softmax diff| vs PyTorch = {max_diff:.2e} on {probe}"},
     }
@@ -319,7 +319,7 @@ def build_one(name: str, out_dir: Path, keep_onnx: bool = False, variants_dir: P
     present, on real face crops. ``variants_dir`` also writes quantised variants there.
     Returns the manifest entry (the hook for ``edge models build``).
     """
-    from edge.model_build.liveness_eval import calibration_crops
+    from model_build.liveness_eval import calibration_crops
 
     specs = {spec.name: spec for spec in SPECS}
     if name not in specs:
@@ -366,7 +366,7 @@ def build(out_dir: Path, keep_onnx: bool = False, variants_dir: Path | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.model_build.liveness", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m model_build.liveness", description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=NAMES, action="append", help="build just this model (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)")
     parser.add_argument("--keep-onnx", action="store_true", help="also write the intermediate ONNX files")

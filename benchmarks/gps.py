@@ -1,4 +1,4 @@
-"""Benchmark the GPS reader against a real gpsd fed by gpsfake: ``python -m edge.gps.bench``.
+"""Benchmark the GPS reader against a real gpsd fed by gpsfake: ``python -m benchmarks.gps``.
 
 Measures, per backend: time to first fix after gpsd starts, ``latest()`` and
 ``TimeSource.now()`` call cost (median / p99 / max over many calls, while the reader thread
@@ -24,7 +24,7 @@ from edge.config import GpsConfig
 from edge.gps.reader import GpsdReader
 from edge.timesource import TimeSource
 
-LOG = Path(__file__).resolve().parents[2] / "tests" / "data" / "nmea" / "fixed_monas.log"
+LOG = Path(__file__).resolve().parents[1] / "tests" / "data" / "nmea" / "fixed_monas.log"
 
 
 def _free_port() -> int:

