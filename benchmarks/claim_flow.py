@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.claim.crypto import SecretBox, generate_signing_key, new_template_key, public_key_id
-from edge.claim.decide import GpsVerdict, MatchResult, QualityResult
-from edge.claim.face_engine import BurstAnalysis
-from edge.claim.ledger import Ledger
-from edge.claim.outbox_access import SharedOutbox
-from edge.claim.roster import open_signed_roster, sign_roster
-from edge.claim.roster_store import RosterStore
-from edge.claim.service import ClaimService, Where
+from edge.claim.flow.claim_service import ClaimService, Where
+from edge.claim.flow.decide import GpsVerdict, MatchResult, QualityResult
+from edge.claim.flow.face_engine import BurstAnalysis
+from edge.claim.flow.ledger import Ledger
+from edge.claim.flow.outbox_access import SharedOutbox
+from edge.claim.records.crypto import SecretBox, generate_signing_key, new_template_key, public_key_id
+from edge.claim.roster.document import open_signed_roster, sign_roster
+from edge.claim.roster.installed import RosterStore
 from edge.config import ClaimConfig
 from edge.gps.model import PositionStamp
 from edge.timesource import TimeSource

@@ -1,5 +1,5 @@
 """Every model that travels over MQTT, in one list: the envelope and status (:mod:`edge.messages`),
-the claim flow's records and commands (:mod:`edge.claim.wire`) and the health snapshot
+the claim flow's records and commands (:mod:`edge.claim.records.wire`) and the health snapshot
 (:mod:`edge.service.health`).
 
 It sits above those packages, so :mod:`edge.messages` never imports the claim flow.
@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from edge import messages
-from edge.claim.wire import CLAIM_WIRE_MODELS
+from edge.claim.records.wire import CLAIM_WIRE_MODELS
 from edge.service.health import HealthSnapshot
 
 

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from edge.claim.crypto import generate_signing_key, public_key_pem
-from edge.claim.roster import sign_roster
-from edge.claim.roster_build import build_roster
+from edge.claim.records.crypto import generate_signing_key, public_key_pem
+from edge.claim.roster.document import sign_roster
+from edge.claim.roster.from_photos import build_roster
 from edge.config import MqttConfig
 from edge.messages import new_key
 from simulator.broker import Endpoint
@@ -67,7 +67,7 @@ def signed_officer_list(key: Any, points: Sequence[str], *, version: int = 1) ->
     """The programme office's signed officer list for ``points`` and the PINs it generated for this run only."""
     from datetime import timedelta
 
-    from edge.claim.officers import generate_pin, hash_pin, sign_officers
+    from edge.claim.officers.officer_list import generate_pin, hash_pin, sign_officers
 
     now = datetime.now(timezone.utc)
     pins = {oid: generate_pin() for oid, _, _ in DEMO_OFFICERS}
@@ -87,7 +87,7 @@ class CentralOffice:
                  client_id: str | None = None, workers: int = 1) -> None:
         from edge.central.db import Database
         from edge.central.ingest import IngestWorker
-        from edge.claim.crypto import private_key_pem, write_private_file
+        from edge.claim.records.crypto import private_key_pem, write_private_file
 
         self.dir = work_dir / "central"
         self.dir.mkdir(parents=True, exist_ok=True)

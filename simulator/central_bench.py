@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edge.central.db import Database, describe
     from edge.central.ingest import IngestWorker
-    from edge.claim.crypto import generate_signing_key
+    from edge.claim.records.crypto import generate_signing_key
     from edge.config import MqttConfig
     from simulator.fleet import _register_all
     from simulator.lightfleet import fleet, recipient_for

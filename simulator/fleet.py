@@ -88,8 +88,8 @@ def format_report(r: FleetReport) -> str:
 
 def _roster_file(work_dir: Path) -> tuple[Path, Path]:
     """A signed roster without photos (no templates) and the issuer's public key."""
-    from edge.claim.roster import sign_roster
-    from edge.claim.roster_build import build_roster
+    from edge.claim.roster.document import sign_roster
+    from edge.claim.roster.from_photos import build_roster
     from simulator.central import Issuer
 
     issuer = Issuer(work_dir)
@@ -101,7 +101,7 @@ def _roster_file(work_dir: Path) -> tuple[Path, Path]:
     path.write_text(json.dumps(sign_roster(doc, issuer.key)), encoding="utf-8")
     officers, pins = issuer.signed_officers(["fleet-point"])
     (work_dir / "issuer" / "officers.signed.json").write_text(json.dumps(officers), encoding="utf-8")
-    from edge.claim.crypto import write_private_file
+    from edge.claim.records.crypto import write_private_file
     from simulator.central import DEMO_OFFICERS
 
     pin_file = work_dir / "issuer" / "desk.pin"
@@ -166,7 +166,7 @@ def run_fleet(endpoint: Endpoint, opts: FleetOptions, progress: Progress = print
 # --- worker process ------------------------------------------------------------------------
 def worker(args: argparse.Namespace) -> int:
     """One terminal: install the roster, make ``records`` decisions at ``rate``, wait for the outbox to drain."""
-    from edge.claim.face_adapter import make_face_engine
+    from edge.app.face_adapter import make_face_engine
     from simulator.scenario import Terminal
     from simulator.terminal import SimTerminal, with_environment
 
@@ -256,7 +256,7 @@ class LightOptions:
 
 def _register_all(db, terms) -> None:  # noqa: ANN001
     from edge.central.db import utc_now
-    from edge.claim.crypto import public_key_id
+    from edge.claim.records.crypto import public_key_id
 
     with db.transaction():
         for t in terms:
@@ -285,7 +285,7 @@ def run_light_fleet(endpoint: Endpoint, opts: LightOptions, progress: Progress =
 
     from edge.central.db import Database, describe
     from edge.central.web import DashboardServer
-    from edge.claim.crypto import generate_signing_key, private_key_pem, write_private_file
+    from edge.claim.records.crypto import generate_signing_key, private_key_pem, write_private_file
     from simulator.lightfleet import LightReport, fleet
 
     work = opts.work_dir

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.claim.crypto import generate_signing_key, public_key_pem
-from edge.claim.records import DecisionRecord, Scores, sign_record
+from edge.claim.records.crypto import generate_signing_key, public_key_pem
+from edge.claim.records.signed import DecisionRecord, Scores, sign_record
 from edge.gps.model import GpsFix, PositionStamp
 from edge.messages import Envelope
 from edge.timesource import Timestamp

@@ -55,7 +55,7 @@ class RunResult:
 def _face_engine(opts: RunOptions) -> Any:
     if opts.face is not None:
         return opts.face
-    from edge.claim.face_adapter import make_face_engine
+    from edge.app.face_adapter import make_face_engine
     from simulator.terminal import with_environment
 
     return make_face_engine(with_environment({"face": {"models_dir": str(opts.models_dir)}} if opts.models_dir else {}))
@@ -169,8 +169,8 @@ def _officer_head_turn(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: 
     The claimant 'turns': a real face shows its photos in order (different photos of one person, at
     whatever yaw they were taken); a spoof is one picture, shown again and again with its degradations.
     """
-    from edge.claim.active_check import capture_turn, run_active_check
-    from edge.claim.officer import override
+    from edge.claim.flow.active_check import capture_turn, run_active_check
+    from edge.claim.flow.officer_actions import override
 
     scene = c.images[:1] if c.kind == "spoof" else c.images
     term.camera.present(scene, degradations=c.degradations, other=c.other, label=c.identity, seed=sc.seed * 10_000 + c.index + 5_000)
@@ -191,7 +191,7 @@ def _officer_head_turn(c: PlannedClaim, term: SimTerminal, sc: Scenario, tally: 
 
 def _shown(result: Any) -> str:
     """The score of the check that gave the reason: a liveness reason shows the live score, a face reason the match score."""
-    from edge.claim.decide import shown_score
+    from edge.claim.flow.decide import shown_score
 
     sc = result.record.scores if result.record is not None else None
     if sc is None:

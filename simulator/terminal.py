@@ -177,13 +177,13 @@ class SimTerminal:
     # --- what the simulator does to the terminal ---------------------------------------------
     def install_roster(self, signed: dict[str, Any]) -> Any:
         """Import the signed roster the way ``edge roster import`` does (verify, compute templates)."""
-        from edge.claim.central import import_roster
+        from edge.claim.inbound.handlers import import_roster
 
         return import_roster(self.service, signed, self.trusted)
 
     def install_officers(self, signed: dict[str, Any], officer_id: str, pin: str) -> Any:
         """Import the signed officer list the way ``edge officers import`` does, and sign the desk officer in with their PIN."""
-        from edge.claim.sessions import SessionManager
+        from edge.claim.officers.sessions import SessionManager
 
         assert self.cfg is not None
         if self.sessions is None:
@@ -222,7 +222,7 @@ class SimTerminal:
     @property
     def ledger_seq(self) -> int:
         """The last central ledger message (cmd/ledger sequence) this terminal applied."""
-        from edge.claim.ledger_cmd import SEQ_COUNTER
+        from edge.claim.inbound.ledger_update import SEQ_COUNTER
 
         with self.service.lock:
             return self.service.ledger.counter(SEQ_COUNTER)

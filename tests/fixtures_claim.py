@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.claim.crypto import SecretBox, generate_signing_key, new_template_key, public_key_id
+from edge.claim.records.crypto import SecretBox, generate_signing_key, new_template_key, public_key_id
 
 WIB = timezone(timedelta(hours=7))
 NOW = datetime.now(WIB).replace(microsecond=0)  # rosters are valid around the real date: claims use the real time source
@@ -81,7 +81,7 @@ class ScriptedFace:
     model_sha256 = FAKE_SHA
 
     def __init__(self) -> None:
-        from edge.claim.decide import QualityResult
+        from edge.claim.flow.decide import QualityResult
 
         self.quality = QualityResult(True, None, 5, 5)
         self.liveness = None
@@ -92,7 +92,7 @@ class ScriptedFace:
         return (0.40, 0.05)
 
     def analyse(self, frames):
-        from edge.claim.face_engine import BurstAnalysis
+        from edge.claim.flow.face_engine import BurstAnalysis
 
         emb = [np.asarray(unit_vector(1), np.float32)] if self.quality.passed else []
         return BurstAnalysis(self.quality, self.liveness, emb)
@@ -130,13 +130,13 @@ def make_terminal(tmp_path, issuer_key, trusted_keys):
     the real time source, and the signed 3-recipient roster installed."""
     import contextlib
 
-    from edge.claim.central import import_roster
     from edge.app import make_where
-    from edge.claim.ledger import Ledger
-    from edge.claim.outbox_access import SharedOutbox
-    from edge.claim.roster import sign_roster
-    from edge.claim.roster_store import RosterStore
-    from edge.claim.service import ClaimService
+    from edge.claim.flow.claim_service import ClaimService
+    from edge.claim.flow.ledger import Ledger
+    from edge.claim.flow.outbox_access import SharedOutbox
+    from edge.claim.inbound.handlers import import_roster
+    from edge.claim.roster.document import sign_roster
+    from edge.claim.roster.installed import RosterStore
     from edge.config import ClaimConfig, GpsConfig
     from edge.store.outbox import Outbox
     from edge.timesource import TimeSource
@@ -215,7 +215,7 @@ def central(mosquitto):
 
 def publisher_for(svc, device, mosquitto, mqtt_config_for, trusted_keys):
     """A real MQTT publisher draining ``svc``'s outbox, with cmd/roster and cmd/ledger routed to ``svc``."""
-    from edge.claim.central import register_claim_commands
+    from edge.claim.inbound.handlers import register_claim_commands
     from edge.transport.mqtt import MqttPublisher
     from edge.transport.router import CommandRouter
 
@@ -239,7 +239,7 @@ def wait_until_linked(pub, timeout: float = 15.0) -> None:
 def signed_officer_list(issuer_key, officers=(("OFF-7", "Ani", "officer"), ("OFF-8", "Budi", "officer"), ("SUP-1", "Sari", "supervisor")),
                         *, point: str = "dev-point", version: int = 1, **over: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """A signed officer list with PINs generated for this run (cheap scrypt cost for tests) and the PINs by officer id."""
-    from edge.claim.officers import generate_pin, hash_pin, sign_officers
+    from edge.claim.officers.officer_list import generate_pin, hash_pin, sign_officers
 
     pins = {oid: generate_pin() for oid, _, _ in officers}
     doc: dict[str, Any] = {
@@ -255,7 +255,7 @@ def signed_officer_list(issuer_key, officers=(("OFF-7", "Ani", "officer"), ("OFF
 @pytest.fixture()
 def officers():
     """Signed-in officers for calling the officer actions directly: ``officers["OFF-7"]``, ``officers["SUP-1"]``."""
-    from edge.claim.officer_store import SignedIn
+    from edge.claim.officers.accounts import SignedIn
 
     return {"OFF-7": SignedIn("OFF-7", "Ani", "officer"), "OFF-8": SignedIn("OFF-8", "Budi", "officer"),
             "SUP-1": SignedIn("SUP-1", "Sari", "supervisor")}
@@ -264,7 +264,7 @@ def officers():
 @pytest.fixture()
 def officer_store(tmp_path, issuer_key, trusted_keys):
     """A real officer store (SQLite) with the signed three-officer list installed; ``.pins`` holds this run's PINs."""
-    from edge.claim.officer_store import OfficerStore
+    from edge.claim.officers.accounts import OfficerStore
 
     signed, pins = signed_officer_list(issuer_key)
     with OfficerStore(tmp_path / "officers.sqlite", trusted_keys, "dev-point") as store:

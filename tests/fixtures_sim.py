@@ -32,7 +32,7 @@ def sim_faces(datasets_dir: Path) -> Any:
 @pytest.fixture(scope="session")
 def sim_face_engine() -> Any:
     """The configured face core (real TFLite models), loaded once for all scenario tests."""
-    from edge.claim.face_adapter import make_face_engine
+    from edge.app.face_adapter import make_face_engine
     from simulator.terminal import with_environment
 
     return make_face_engine(with_environment({}))

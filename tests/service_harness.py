@@ -47,8 +47,8 @@ def write_terminal(work: Path, *, device: str = "dev-1", broker: Any = None, mqt
     """A terminal config in ``work`` (with its roster installed); returns the config path."""
     import cv2
 
-    from edge.claim.crypto import generate_signing_key, public_key_pem
-    from edge.claim.roster import sign_roster
+    from edge.claim.records.crypto import generate_signing_key, public_key_pem
+    from edge.claim.roster.document import sign_roster
     from tests.fixtures_claim import FAKE_SHA, NOW, PERIOD, unit_vector
 
     work.mkdir(parents=True, exist_ok=True)

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from edge.claim.active_check import run_active_check
-from edge.claim.decide import LivenessResult
-from edge.claim.officer import override, two_person_reason
-from edge.claim.officer_store import AuthError
-from edge.claim.records import OverrideRecord, parse_record, sign_record, verify_record
+from edge.claim.flow.active_check import run_active_check
+from edge.claim.flow.officer_actions import override, two_person_reason
+from edge.claim.officers.accounts import AuthError
+from edge.claim.records.signed import OverrideRecord, parse_record, sign_record, verify_record
 from edge.errors import EdgeError
 from edge.face.active import FrameLook, judge_recipient_turn
+from edge.face.types import LivenessResult
 from tests.fixtures_claim import ScriptedFace
 
 TURNING = [FrameLook(0, 0.8), FrameLook(-15, 0.7), FrameLook(-26, 0.6), FrameLook(2, 0.8), FrameLook(19, 0.6)]
@@ -40,7 +40,7 @@ def face():
 
 def referral(svc, face, rid="PKH-00001"):
     """A claim referred because liveness failed on a matching face, after the retake."""
-    face.liveness = LivenessResult(False, 0.004)
+    face.liveness = LivenessResult(live_score=0.004, is_live=False, threshold=0.5)
     assert svc.claim(rid, attempt=1).decision.reason_code == "liveness_retake"
     res = svc.claim(rid, attempt=2)
     assert (res.decision.outcome, res.decision.reason_code) == ("refer", "liveness_failed")
@@ -143,9 +143,9 @@ def test_http_route_needs_a_session_and_names_the_officer(make_terminal, face, r
     import urllib.error
     import urllib.request
 
-    from edge.claim.http_api import register_routes
-    from edge.claim.http_auth import OfficerAuth
-    from edge.claim.sessions import SessionManager
+    from edge.claim.api.claim_routes import register_routes
+    from edge.claim.api.sign_in import OfficerAuth
+    from edge.claim.officers.sessions import SessionManager
     from edge.service.http import LocalHttpServer
 
     svc = make_terminal(face, roster=roster_doc(), active_check_seconds=0)

@@ -27,9 +27,9 @@ import time
 
 import pytest
 
-from edge.claim.active_check import run_active_check
-from edge.claim.officer import override
-from edge.claim.records import verify_record
+from edge.claim.flow.active_check import run_active_check
+from edge.claim.flow.officer_actions import override
+from edge.claim.records.signed import verify_record
 from tests.fixtures_claim import PERIOD
 
 pytestmark = pytest.mark.shared
@@ -42,7 +42,7 @@ OTHER_TURNING = [7, 10, 6]  # the other person: about -26, -5, +20 degrees
 @pytest.fixture(scope="module")
 def strict_engine(models_dir):
     """The real pipeline with a liveness check so strict that genuine photos are referred."""
-    from edge.claim.face_adapter import PipelineFaceEngine
+    from edge.app.face_adapter import PipelineFaceEngine
     from edge.config.face import FaceConfig
     from edge.face.liveness import LivenessChecker
     from edge.face.pipeline import FacePipeline
@@ -52,7 +52,7 @@ def strict_engine(models_dir):
 
 
 def test_turning_recipient_passes_still_photo_and_swap_fail(datasets_dir, strict_engine, make_terminal, officers):
-    from edge.claim.roster_build import build_roster
+    from edge.claim.roster.from_photos import build_roster
     from simulator.camera import FolderCamera
 
     faces = datasets_dir / "faces"
@@ -141,7 +141,7 @@ def screen_terminal(datasets_dir, tmp_path_factory, mosquitto):
 def test_edge_run_screen_replay_fails_the_check(screen_terminal, central):
     """The whole path on a real `edge run`: referral, session and Origin guard, failed check, the signed reject published."""
     from edge.central.verify import DeviceEntry, check_message
-    from edge.claim.crypto import load_public_key
+    from edge.claim.records.crypto import load_public_key
 
     term, port = screen_terminal, screen_terminal.port
     term.sign_in("OFF-1")

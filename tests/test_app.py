@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from edge.central.relay import sign_ledger
-from edge.claim.roster import sign_roster
+from edge.claim.roster.document import sign_roster
 from edge.config import EdgeConfig
 from tests.fixtures_claim import NOW, PERIOD
 from tests.support.terminal import terminal_config
@@ -40,7 +40,7 @@ def make_config(tmp_path: Path, mosquitto: Any, mqtt_config_for: Any, issuer_pub
 
 @pytest.fixture
 def issuer_pub(tmp_path: Path, issuer_key) -> Path:
-    from edge.claim.crypto import public_key_pem
+    from edge.claim.records.crypto import public_key_pem
 
     path = tmp_path / "issuer.pub.pem"
     path.write_bytes(public_key_pem(issuer_key.public_key()))

@@ -26,7 +26,7 @@ from edge.central.db import Database, DuplicateRow
 from edge.central.ingest import IngestWorker
 from edge.central.store import add_device, store_checked
 from edge.central.verify import check_message
-from edge.claim.crypto import generate_signing_key, public_key_pem
+from edge.claim.records.crypto import generate_signing_key, public_key_pem
 from edge.config import DeviceConfig
 from simulator.lightfleet import LightTerminal
 from tests.fixtures_claim import publisher_for
@@ -264,7 +264,7 @@ def test_exactly_once_across_ingest_kills_db_and_broker_restarts(tmp_path, postg
 
 def test_nothing_of_the_centre_is_imported_on_a_terminal():
     """The terminal's service, claim flow and CLI load without edge.central or the PostgreSQL driver."""
-    code = ("import sys, edge.cli, edge.app, edge.claim.central; "
+    code = ("import sys, edge.cli, edge.app, edge.claim.inbound.handlers; "
             "bad = [m for m in sys.modules if m.startswith(('edge.central', 'psycopg'))]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

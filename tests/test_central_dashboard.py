@@ -14,7 +14,7 @@ from edge.central.db import Database
 from edge.central.store import add_device, add_roster, device_lookup, store_checked
 from edge.central.verify import check_message
 from edge.central.web import DashboardServer
-from edge.claim.crypto import generate_signing_key
+from edge.claim.records.crypto import generate_signing_key
 from simulator.lightfleet import LightTerminal
 from tests.conftest import require_binary
 

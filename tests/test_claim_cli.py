@@ -43,8 +43,8 @@ def test_world_readable_key_refused(state_env, capsys):
 
 def test_issuer_sign_then_tamper_detected(state_env, roster_doc, capsys):
     """`edge roster sign` output verifies; changing it afterwards is caught by the device's check."""
-    from edge.claim.crypto import load_public_key, public_key_id
-    from edge.claim.roster import RosterRejected, open_signed_roster
+    from edge.claim.records.crypto import load_public_key, public_key_id
+    from edge.claim.roster.document import RosterRejected, open_signed_roster
     from tests.fixtures_claim import NOW
 
     key = state_env / "issuer.pem"

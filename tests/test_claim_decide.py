@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from edge.claim.decide import (
-    ClaimFacts, GpsVerdict, LivenessResult, MatchResult, PriorClaim, QualityResult, RecipientInfo, RosterState,
-    Thresholds, decide,
+from edge.claim.flow.decide import (
+    ClaimFacts, GpsVerdict, MatchResult, PriorClaim, QualityResult, Thresholds, decide,
 )
+from edge.claim.roster.document import RecipientInfo, RosterState
+from edge.face.types import LivenessResult
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 ROSTER = RosterState(True, "2026-11", NOW + timedelta(days=7), enrolment_allowed=False)
@@ -19,7 +20,7 @@ T = Thresholds(accept=0.40, refer=0.30, margin=0.05)
 GOOD_Q = QualityResult(True, None, 5, 5)
 
 BASE_11 = ClaimFacts("1:1", NOW, ROSTER, claimed_id="PKH-1", recipient=SITI, quality=GOOD_Q,
-                     liveness=LivenessResult(True, 0.9), match=MatchResult("PKH-1", 0.62), thresholds=T)
+                     liveness=LivenessResult(live_score=0.9, is_live=True, threshold=0.5), match=MatchResult("PKH-1", 0.62), thresholds=T)
 BASE_1N = ClaimFacts("1:N", NOW, ROSTER, recipient=SITI, quality=GOOD_Q, liveness=None,
                      match=MatchResult("PKH-1", 0.62, "PKH-2", 0.20), thresholds=T)
 
@@ -38,8 +39,8 @@ CASES_11 = [
     ("bad_quality_first_try__retake", {"quality": QualityResult(False, "face_too_small", 0, 5)}, "retake", "face_too_small"),
     ("bad_quality_last_try__refer", {"quality": QualityResult(False, "too_dark", 0, 5), "attempt": 3}, "refer", "quality_failed"),
     ("no_quality_result__retake", {"quality": None}, "retake", "no_face"),
-    ("spoof__retake", {"liveness": LivenessResult(False, 0.1)}, "retake", "liveness_retake"),
-    ("spoof_second_try__refer", {"liveness": LivenessResult(False, 0.1), "attempt": 2}, "refer", "liveness_failed"),
+    ("spoof__retake", {"liveness": LivenessResult(live_score=0.1, is_live=False, threshold=0.5)}, "retake", "liveness_retake"),
+    ("spoof_second_try__refer", {"liveness": LivenessResult(live_score=0.1, is_live=False, threshold=0.5), "attempt": 2}, "refer", "liveness_failed"),
     ("no_template__refer", {"recipient": replace(SITI, has_template=False)}, "refer", "no_template"),
     ("no_template_enrolment_month__refer", {"recipient": replace(SITI, has_template=False), "roster": replace(ROSTER, enrolment_allowed=True)}, "refer", "enrolment_required"),
     ("duplicate_beats_good_match__invalid", {"prior": PriorClaim("x", "p", "d"), "match": MatchResult("PKH-1", 0.99)}, "reject", "already_claimed"),
@@ -64,8 +65,8 @@ CASES_1N = [
     ("identified_but_paid__invalid", {"prior": PriorClaim("2026-11-20T09:00:00+07:00", "desa-a", "t-7")}, "reject", "already_claimed"),
     ("identified_but_ineligible__invalid", {"recipient": replace(SITI, eligible=False)}, "reject", "ineligible"),
     ("quality__retake", {"quality": QualityResult(False, "head_turned")}, "retake", "head_turned"),
-    ("spoof__retake", {"liveness": LivenessResult(False, 0.2)}, "retake", "liveness_retake"),
-    ("spoof_second_try__refer", {"liveness": LivenessResult(False, 0.2), "attempt": 2}, "refer", "liveness_failed"),
+    ("spoof__retake", {"liveness": LivenessResult(live_score=0.2, is_live=False, threshold=0.5)}, "retake", "liveness_retake"),
+    ("spoof_second_try__refer", {"liveness": LivenessResult(live_score=0.2, is_live=False, threshold=0.5), "attempt": 2}, "refer", "liveness_failed"),
     ("no_roster__invalid", {"roster": RosterState(False)}, "reject", "no_roster"),
 ]
 
@@ -103,8 +104,8 @@ def test_thresholds__invalid():
 
 
 # --- face match vs liveness: which check decides, and what it says -----------------------------
-SPOOF = LivenessResult(False, 0.12)
-LIVE = LivenessResult(True, 0.97)
+SPOOF = LivenessResult(live_score=0.12, is_live=False, threshold=0.5)
+LIVE = LivenessResult(live_score=0.97, is_live=True, threshold=0.5)
 
 POLICY_11 = [
     # (name, match score, liveness, attempt, outcome, reason)
@@ -154,7 +155,7 @@ def test_liveness_retake_message_is_actionable():
 
 def test_shown_score_belongs_to_the_deciding_check():
     """The score shown next to a reason is the score of the check that gave the reason."""
-    from edge.claim.decide import shown_score
+    from edge.claim.flow.decide import shown_score
 
     mismatch = decide(replace(BASE_11, match=MatchResult("PKH-1", 0.075), liveness=SPOOF))
     assert shown_score(mismatch, face_score=0.075, liveness_score=0.12) == ("face", 0.075)
@@ -166,7 +167,7 @@ def test_demo_summary_shows_the_deciding_checks_score():
     """The simulator's line for a claim shows the live score beside a liveness reason and the match score beside a face reason."""
     from types import SimpleNamespace
 
-    from edge.claim.records import Scores
+    from edge.claim.records.signed import Scores
     from simulator.runner import _shown
 
     scores = Scores(mode="1:1", top_id="PKH-1", top_score=0.62, liveness_score=0.12, live=False)
@@ -175,3 +176,15 @@ def test_demo_summary_shows_the_deciding_checks_score():
     impostor = SimpleNamespace(decision=decide(replace(BASE_11, match=MatchResult("PKH-1", 0.075), liveness=SPOOF)),
                                record=SimpleNamespace(scores=scores.model_copy(update={"top_score": 0.075})))
     assert _shown(impostor) == " match score 0.07"
+
+
+def test_the_face_cores_liveness_result_is_what_the_decision_reads():
+    """One LivenessResult (issue 12): the face core's fused burst result goes into the claim decision as it is,
+    with no second type to convert to; a spoof there is a retake, a live face an accept."""
+    from edge.face.liveness import decide as liveness_of, fuse_burst
+
+    spoof = fuse_burst([liveness_of({"a": 0.01, "b": 0.02}, 0.027), liveness_of({"a": 0.02, "b": 0.01}, 0.027)])
+    live = fuse_burst([liveness_of({"a": 0.9, "b": 0.8}, 0.027)])
+    assert (decide(replace(BASE_11, liveness=spoof)).reason_code, decide(replace(BASE_11, liveness=live)).reason_code) == \
+        ("liveness_retake", "match")
+    assert decide(replace(BASE_11, liveness=spoof)).outcome == "retake"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.claim.records import verify_record
-from edge.claim.roster import sign_roster
-from edge.claim.roster_build import build_roster
+from edge.claim.records.signed import verify_record
+from edge.claim.roster.document import sign_roster
+from edge.claim.roster.from_photos import build_roster
 from edge.config import DeviceConfig
 from tests.fixtures_claim import PERIOD
 from tests.test_claim_mqtt import publisher_for, wait_until_linked
@@ -28,7 +28,7 @@ UNKNOWN = "Hamzah_Haz"  # a real person who is not on the roster
 @pytest.fixture(scope="module")
 def face_engine():
     """The configured real face pipeline (TFLite detector, quality gate, embedder, calibrated thresholds)."""
-    from edge.claim.face_adapter import make_face_engine
+    from edge.app.face_adapter import make_face_engine
     from edge.config import load_config
 
     return make_face_engine(load_config())  # defaults (+ TEPAT__FACE__… overrides)
@@ -176,7 +176,7 @@ def test_officer_cli_day(datasets_dir, tmp_path, monkeypatch, capsys):
     assert "stale_version" in capsys.readouterr().err
 
     photo = datasets_dir / "faces" / "Paradorn_Srichaphan" / "2.jpg"
-    from edge.claim.officers import generate_pin
+    from edge.claim.officers.officer_list import generate_pin
 
     pins = {"OFF-9": generate_pin(), "SUP-1": generate_pin()}
     (tmp_path / "officers.csv").write_text(f"officer_id,name,role,pin\nOFF-9,Ani,officer,{pins['OFF-9']}\nSUP-1,Sari,supervisor,{pins['SUP-1']}\n")

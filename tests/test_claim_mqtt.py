@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge.claim.records import verify_record
-from edge.claim.roster import sign_roster
+from edge.claim.records.signed import verify_record
+from edge.claim.roster.document import sign_roster
 from edge.config import DeviceConfig
 from tests.fixtures_claim import publisher_for, wait_until_linked
 

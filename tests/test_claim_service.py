@@ -9,14 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.claim.central import LedgerCommand, apply_ledger_update, handle_roster_command
-from edge.claim.decide import LivenessResult, MatchResult, QualityResult
-from edge.claim.ledger import AlreadyPaidError
-from edge.claim.officer import enrol, override
-from edge.claim.officer_store import AuthError
-from edge.claim.records import verify_record
-from edge.claim.roster import sign_roster
+from edge.claim.flow.decide import MatchResult, QualityResult
+from edge.claim.flow.ledger import AlreadyPaidError
+from edge.claim.flow.officer_actions import enrol, override
+from edge.claim.inbound.handlers import LedgerCommand, apply_ledger_update, handle_roster_command
+from edge.claim.officers.accounts import AuthError
+from edge.claim.records.signed import verify_record
+from edge.claim.roster.document import sign_roster
 from edge.errors import EdgeError, NotFoundError
+from edge.face.types import LivenessResult
 from tests.fixtures_claim import NOW, PERIOD
 
 
@@ -130,7 +131,7 @@ def test_enrolment_month_one(make_terminal, scripted_face, roster_doc, officers)
 
 def test_spoof_is_referred(make_terminal, scripted_face, roster_doc):
     """A failed liveness check on a matching face asks for one retake, then goes to the officer, even with a high face score."""
-    scripted_face.liveness = LivenessResult(False, 0.1)
+    scripted_face.liveness = LivenessResult(live_score=0.1, is_live=False, threshold=0.5)
     svc = make_terminal(scripted_face, roster=roster_doc())
     first = svc.claim("PKH-00001")
     assert (first.decision.outcome, first.decision.reason_code, first.record) == ("retake", "liveness_retake", None)
@@ -142,7 +143,7 @@ def test_spoof_is_referred(make_terminal, scripted_face, roster_doc):
 def test_conflicting_offline_claims_surface(make_terminal, scripted_face, roster_doc, issuer_key, trusted_keys):
     """Two terminals paying the same recipient offline each emit one signed conflict record once the central side relays the other's payout."""
     from edge.central.relay import sign_ledger
-    from edge.claim.ledger_cmd import LedgerGuard
+    from edge.claim.inbound.ledger_update import LedgerGuard
 
     a = make_terminal(scripted_face, device_id="t-a", roster=roster_doc())
     b = make_terminal(scripted_face, device_id="t-b", roster=roster_doc())
@@ -210,7 +211,7 @@ def test_fuzzed_commands_never_crash_or_lose_records(make_terminal, scripted_fac
 
 def test_evidence_thumbnail_encrypted_and_capped(make_terminal, scripted_face, roster_doc):
     """With evidence on, a size-capped thumbnail is stored encrypted with the decision and is not in the published record."""
-    from edge.claim.evidence import open_thumbnail
+    from edge.claim.flow.evidence import open_thumbnail
 
     face_rgb = np.random.default_rng(0).integers(0, 255, (200, 160, 3), dtype=np.uint8)  # noisy: hard to compress
 
@@ -233,9 +234,9 @@ def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc
     import urllib.error
     import urllib.request
 
-    from edge.claim.http_api import register_routes
-    from edge.claim.http_auth import OfficerAuth
-    from edge.claim.sessions import SessionManager
+    from edge.claim.api.claim_routes import register_routes
+    from edge.claim.api.sign_in import OfficerAuth
+    from edge.claim.officers.sessions import SessionManager
     from edge.service.http import LocalHttpServer
 
     token = None

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.claim.crypto import generate_signing_key, private_key_pem, public_key_id, write_private_file
-from edge.claim.invitation import PREFIX, InvitationError, _b64u, find_qr_text, make_invitation, qr_image, verify_invitation
+from edge.claim.records.crypto import generate_signing_key, private_key_pem, public_key_id, write_private_file
+from edge.claim.roster.invitation import PREFIX, InvitationError, _b64u, find_qr_text, make_invitation, qr_image, verify_invitation
 from edge.counter.day import day_view, report_html
 
 ROOT = Path(__file__).resolve().parents[1]

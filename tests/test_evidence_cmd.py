@@ -10,9 +10,9 @@ import logging
 import numpy as np
 import pytest
 
-import tests.fixtures_claim as fixtures_claim
-from edge.claim.crypto import encode_template_key, new_template_key
+from edge.claim.records.crypto import encode_template_key, new_template_key
 from edge.cli import main
+import tests.fixtures_claim as fixtures_claim
 
 
 @pytest.fixture(autouse=True)

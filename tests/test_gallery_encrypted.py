@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.claim.crypto import SecretBox, new_template_key
+from edge.claim.records.crypto import SecretBox, new_template_key
 from edge.errors import EdgeError
 from edge.face.gallery import ENCRYPTED, Gallery
 

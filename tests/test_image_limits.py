@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from tests.bombs import png_bomb
 
-from edge.claim.crypto import public_key_pem
-from edge.claim.roster import sign_roster
+from edge.claim.records.crypto import public_key_pem
+from edge.claim.roster.document import sign_roster
 from edge.errors import ImageError
 from edge.face.image import decode_bytes, reencode_photo
 from edge.face.image_header import MAX_PIXELS, read_header

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.claim.ledger import AlreadyPaidError, Disbursement, Ledger
+from edge.claim.flow.ledger import AlreadyPaidError, Disbursement, Ledger
 
 
 def rec(key: str, rid: str = "PKH-1", period: str = "2026-11", wall: str = "2026-11-23T03:00:00Z") -> dict:

@@ -27,8 +27,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.central.relay import sign_ledger
-from edge.claim.crypto import generate_signing_key, public_key_pem
-from edge.claim.roster import sign_roster
+from edge.claim.records.crypto import generate_signing_key, public_key_pem
+from edge.claim.roster.document import sign_roster
 from tests.fixtures_claim import PERIOD
 from tests.fixtures_mqtt import free_port
 
@@ -50,8 +50,8 @@ def _body(seq: int, entries: list[dict]) -> dict:
 
 def _signed_raw(body: dict, key) -> dict:
     """Sign without the relay's own schema check (a hostile or buggy signer)."""
-    from edge.claim.canonical import canonical_json
-    from edge.claim.crypto import public_key_id, sign
+    from edge.claim.records.canonical import canonical_json
+    from edge.claim.records.crypto import public_key_id, sign
 
     return {"ledger": body, "signature": {"alg": "ed25519", "key_id": public_key_id(key.public_key()), "sig": sign(key, canonical_json(body))}}
 
@@ -225,10 +225,10 @@ def test_hostile_ledger_updates_are_refused_by_a_running_terminal(tmp_path, mosq
 @pytest.mark.parametrize("n", [5000])
 def test_entry_cap_is_checked_before_the_signature_work(n):
     """The per-message cap is enforced on the raw list, so a huge message costs one length check, not 5,000 validations."""
-    from edge.claim.ledger_cmd import LedgerRefused, open_ledger
+    from edge.claim.inbound.ledger_update import LedgerRefused, open_ledger
 
     key = generate_signing_key()
     body = _body(1, [_entry("PKH-00001") for _ in range(n)])
     with pytest.raises(LedgerRefused) as exc:
-        open_ledger(_signed_raw(body, key), {__import__("edge.claim.crypto", fromlist=["public_key_id"]).public_key_id(key.public_key()): key.public_key()}, DEVICE)
+        open_ledger(_signed_raw(body, key), {__import__("edge.claim.records.crypto", fromlist=["public_key_id"]).public_key_id(key.public_key()): key.public_key()}, DEVICE)
     assert exc.value.code == "too_many_entries"

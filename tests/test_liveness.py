@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.errors import ImageError
-from edge.face.liveness import LivenessResult, crop_box, decide, fuse_burst, live_probability, scaled_crop
+from edge.face.liveness import crop_box, decide, fuse_burst, live_probability, scaled_crop
+from edge.face.types import LivenessResult
 
 
 def coordinate_frame(width: int, height: int) -> np.ndarray:

@@ -282,8 +282,8 @@ def test_accept_void_accept_never_pays_twice_without_two_officers(terminal, cent
     assert len(in_force) == 1 and len(view["disbursements"]) == 2, view
     accepts = [d for d in view["decisions"] if d["outcome"] == "accept"]
     assert len(accepts) == 2  # the original (voided) and the two-officer repayment
-    from edge.claim.crypto import load_public_key
-    from edge.claim.records import verify_record
+    from edge.claim.records.crypto import load_public_key
+    from edge.claim.records.signed import verify_record
 
     device_pub = load_public_key(terminal.config.parent / "state" / "keys" / "device_ed25519.pub.pem")
     keys = {void["idempotency_key"], repay["idempotency_key"]}

@@ -8,10 +8,10 @@ import stat
 
 import pytest
 
-from edge.claim.officer import two_person_reason
-from edge.claim.officer_store import AuthError, OfficerStore, SignedIn
-from edge.claim.officers import OfficersRejected, hash_pin, open_signed_officers, pin_matches
-from edge.claim.sessions import SessionManager
+from edge.claim.flow.officer_actions import two_person_reason
+from edge.claim.officers.accounts import AuthError, OfficerStore, SignedIn
+from edge.claim.officers.officer_list import OfficersRejected, hash_pin, open_signed_officers, pin_matches
+from edge.claim.officers.sessions import SessionManager
 from tests.fixtures_claim import NOW, signed_officer_list
 
 
@@ -156,8 +156,8 @@ def test_officers_cli_build_generates_pins_privately(tmp_path, monkeypatch, caps
 
 def test_a_new_list_applies_to_live_sessions(issuer_key, trusted_keys, tmp_path):
     """A supervisor demoted by a new list acts as an officer at once; a removed officer's session ends."""
-    from edge.claim.http_auth import OfficerAuth
-    from edge.claim.sessions import SessionManager
+    from edge.claim.api.sign_in import OfficerAuth
+    from edge.claim.officers.sessions import SessionManager
     from edge.service.http_guard import HttpRequest
 
     signed, pins = signed_officer_list(issuer_key)

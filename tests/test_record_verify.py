@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 
-from edge.claim.record_verify import RowVerifier, row_problem
+from edge.claim.records.row_check import RowVerifier, row_problem
 from edge.config import DeviceConfig
 from edge.store.outbox import Outbox
 from edge.store.rows import checksum
@@ -89,7 +89,7 @@ def test_tampered_row_never_reaches_the_broker(mosquitto, mqtt_config_for, centr
 
 def test_monitor_counts_bad_signatures_not_payouts(make_terminal, scripted_face, roster_doc, tmp_path):
     """The reference consumer verifies against the device-key registry: an edited record is a bad signature, not an accept."""
-    from edge.claim.crypto import public_key_pem
+    from edge.claim.records.crypto import public_key_pem
     from edge.monitor import ConsumerState
     from edge.monitor.registry import DeviceKeys
 
@@ -127,8 +127,8 @@ def test_edge_run_quarantines_tampered_row(tmp_path, mosquitto):
 
     import paho.mqtt.client as mqtt
 
-    from edge.claim.crypto import load_private_key
-    from edge.claim.record_verify import sign_payload
+    from edge.claim.records.crypto import load_private_key
+    from edge.claim.records.row_check import sign_payload
     from tests.test_service_systemd_notify import ROOT, make_terminal
 
     device = "dev-2"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from edge.claim.crypto import generate_signing_key
+from edge.claim.records.crypto import generate_signing_key
+from edge.claim.records.signed import DecisionRecord, OverrideRecord, Scores, parse_record, sign_record, verify_record
 from edge.gps.model import GpsFix, PositionStamp
 from edge.timesource import Timestamp
-from edge.claim.records import DecisionRecord, OverrideRecord, Scores, parse_record, sign_record, verify_record
 
 
 def make_record(**over) -> DecisionRecord:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.claim.crypto import DecryptError, SecretBox, generate_signing_key, new_template_key
-from edge.claim.roster import InstalledRoster, RosterRejected, open_signed_roster, sign_roster
-from edge.claim.roster_store import RosterStore
+from edge.claim.records.crypto import DecryptError, SecretBox, generate_signing_key, new_template_key
+from edge.claim.roster.document import InstalledRoster, RosterRejected, open_signed_roster, sign_roster
+from edge.claim.roster.installed import RosterStore
 from tests.fixtures_claim import FAKE_SHA, NOW, PERIOD
 
 
@@ -89,8 +89,8 @@ def test_malformed_recipient__invalid(roster_doc, issuer_key, trusted_keys, fiel
     doc["recipients"][0][field] = value
     signed = {"roster": doc, "signature": sign_roster(roster_doc(), issuer_key)["signature"]}
     # re-sign the malformed content directly (sign_roster refuses malformed rosters on purpose)
-    from edge.claim.canonical import canonical_json
-    from edge.claim.crypto import sign
+    from edge.claim.records.canonical import canonical_json
+    from edge.claim.records.crypto import sign
     if field == "templates":  # NaN cannot be signed (canonical JSON refuses it): tested on the wire below
         return
     signed["signature"]["sig"] = sign(issuer_key, canonical_json(doc))
@@ -113,7 +113,7 @@ def test_template_schema_refuses_non_finite_values(bad):
     """The schema check itself (not only the JSON encoder) refuses a non-finite template value, naming it."""
     from pydantic import ValidationError
 
-    from edge.claim.roster import Template
+    from edge.claim.roster.document import Template
 
     vector = [0.1] * 128
     Template(model_sha256=FAKE_SHA, vector=vector)  # the same vector without the bad value is fine
@@ -147,8 +147,8 @@ def test_fuzzed_roster_payload_only_raises_roster_rejected(payload, trusted_keys
        value=st.one_of(st.none(), st.integers(), st.text(max_size=12), st.lists(st.integers(), max_size=3)))
 def test_fuzzed_signed_roster_fields(path, value, roster_doc, issuer_key, trusted_keys):
     """A correctly signed roster with a fuzzed field either validates or is refused as malformed/expired/stale."""
-    from edge.claim.canonical import canonical_json
-    from edge.claim.crypto import sign
+    from edge.claim.records.canonical import canonical_json
+    from edge.claim.records.crypto import sign
     doc = roster_doc()
     doc[path[0]] = value
     signed = {"roster": doc, "signature": {"alg": "ed25519", "key_id": next(iter(trusted_keys)), "sig": sign(issuer_key, canonical_json(doc))}}

@@ -8,8 +8,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from edge.claim.roster import IssuerTrust, RosterRejected, open_signed_roster, sign_roster
-from edge.claim.roster_seal import seal_roster
+from edge.claim.roster.confidential import seal_roster
+from edge.claim.roster.document import IssuerTrust, RosterRejected, open_signed_roster, sign_roster
 from edge.config import DeviceConfig
 from tests.fixtures_claim import NOW, publisher_for, wait_until_linked
 
@@ -99,7 +99,7 @@ def test_sealed_roster_over_mqtt_operator_sees_no_names(mosquitto, mqtt_config_f
 
 def test_cli_keys_seal_import(tmp_path, roster_doc, issuer_key, capsys, monkeypatch):
     """`edge keys init` makes the roster key; `edge roster seal --to` + `edge roster import` on a terminal requiring sealing."""
-    from edge.claim.crypto import private_key_pem, public_key_pem, write_private_file
+    from edge.claim.records.crypto import private_key_pem, public_key_pem, write_private_file
     from edge.cli import main
 
     monkeypatch.delenv("TEPAT_TEMPLATE_KEY", raising=False)

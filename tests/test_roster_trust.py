@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 
-from edge.claim.canonical import canonical_json
-from edge.claim.crypto import generate_signing_key, public_key_id, public_key_pem, sign
-from edge.claim.records import verify_record
-from edge.claim.roster import IssuerTrust, RosterRejected, open_signed_roster, sign_roster
+from edge.claim.records.canonical import canonical_json
+from edge.claim.records.crypto import generate_signing_key, public_key_id, public_key_pem, sign
+from edge.claim.records.signed import verify_record
+from edge.claim.roster.document import IssuerTrust, RosterRejected, open_signed_roster, sign_roster
 from tests.fixtures_claim import NOW
 
 
@@ -71,7 +71,7 @@ def test_issuers_config(tmp_path, monkeypatch, issuer_key):
 
 
 def test_roster_ack_is_signed(make_terminal, scripted_face, roster_doc, issuer_key, trusted_keys):
-    from edge.claim.central import handle_roster_command
+    from edge.claim.inbound.handlers import handle_roster_command
 
     svc = make_terminal(scripted_face, device_id="t-ack", roster=roster_doc())
     handle_roster_command(svc, trusted_keys, sign_roster(roster_doc(version=2), issuer_key), NOW)
@@ -85,7 +85,7 @@ def test_roster_ack_is_signed(make_terminal, scripted_face, roster_doc, issuer_k
 
 def test_roster_database_edits_are_detected(make_terminal, scripted_face, roster_doc, issuer_key, trusted_keys):
     """The audit's SD-card edits without the template key: version reset, validity extended, a recipient made eligible."""
-    from edge.claim.roster_store import RosterTampered
+    from edge.claim.roster.installed import RosterTampered
 
     svc = make_terminal(scripted_face, device_id="t-mac", roster=roster_doc())
     path = svc.roster.path

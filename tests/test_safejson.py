@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.claim.roster import RosterRejected, open_signed_roster
+from edge.claim.roster.document import RosterRejected, open_signed_roster
 from edge.errors import EdgeError
 from edge.safejson import InputTooDeep, json_depth, loads_bounded
 from edge.transport.router import CommandRouter, inbound_problem

@@ -211,7 +211,7 @@ def test_disk_full_is_the_storage_message(tmp_path: Path, small_disk: Path, mosq
 
 def test_sqlite_disk_full_refuses_before_publishing(small_disk: Path) -> None:
     """Item 3, SQLite's own "database or disk is full" (no reserve): StorageFullError, and ledger and outbox still agree."""
-    from edge.claim.ledger import Ledger
+    from edge.claim.flow.ledger import Ledger
     from edge.errors import StorageFullError
     from edge.store.outbox import Outbox
 

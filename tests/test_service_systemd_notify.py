@@ -178,7 +178,7 @@ def test_claim_flow_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None
 
 def test_claim_flow_served_by_edge_run(tmp_path: Path, notify_socket) -> None:
     """`edge run` with the claim flow serves POST /api/claim to a signed-in officer, and the decision appears on the status board."""
-    from edge.claim.crypto import generate_signing_key, public_key_pem
+    from edge.claim.records.crypto import generate_signing_key, public_key_pem
     from tests.fixtures_claim import signed_officer_list
 
     config, _ = make_terminal(tmp_path)

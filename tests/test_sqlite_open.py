@@ -79,7 +79,7 @@ def test_bad_synchronous_is_refused(tmp_path):
 
 def test_every_store_opens_through_the_helper(tmp_path):
     """A store's file is created 0600 (personal data): the helper, not a copy of it, made it."""
-    from edge.claim.ledger import Ledger
+    from edge.claim.flow.ledger import Ledger
     from edge.face.gallery import Gallery
     from edge.store.outbox import Outbox
 

@@ -3,6 +3,8 @@
 * :mod:`edge.app.claim` — the claim flow (:func:`open_claim_service`: keys, roster, ledger, outbox, face
   engine, GPS, clock) and :class:`ClaimComponent`, which serves it on the HTTP API (``claim.http_api``) and
   to the MQTT commands ``cmd/roster`` / ``cmd/ledger`` (``claim.mqtt_commands``).
+* :mod:`edge.app.face_adapter` — :func:`make_face_engine`: the face core behind the claim flow's
+  ``FaceEngine`` protocol (the one module that joins those two areas).
 * :mod:`edge.app.terminal` — :func:`build_terminal`: camera, GPS, models check, outbox, claim flow, command
   router, MQTT publisher, status server.
 * :mod:`edge.app.service` — :func:`build_service`: the terminal under the service runner with health.

@@ -8,18 +8,18 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from edge.claim.central import register_claim_commands
-from edge.claim.decide import GpsVerdict
-from edge.claim.face_adapter import make_face_engine
-from edge.claim.face_engine import FaceEngine
-from edge.claim.http_api import register_routes
+from edge.app.face_adapter import make_face_engine
+from edge.claim.api.claim_routes import register_routes
+from edge.claim.api.sign_in import make_auth
+from edge.claim.flow.claim_service import ClaimResult, ClaimService, Where
+from edge.claim.flow.decide import GpsVerdict
+from edge.claim.flow.face_engine import FaceEngine
+from edge.claim.flow.ledger import Ledger
+from edge.claim.flow.outbox_access import SharedOutbox
+from edge.claim.inbound.handlers import register_claim_commands
 from edge.claim.keys import claim_paths, device_key, ensure_keys, template_box, trusted_issuer_keys
-from edge.claim.ledger import Ledger
-from edge.claim.officer_setup import make_auth, open_officer_store
-from edge.claim.officer_store import OfficerStore
-from edge.claim.outbox_access import SharedOutbox
-from edge.claim.roster_store import RosterStore
-from edge.claim.service import ClaimResult, ClaimService, Where
+from edge.claim.officers.accounts import OfficerStore, open_officer_store
+from edge.claim.roster.installed import RosterStore
 from edge.config import EdgeConfig
 from edge.counter.routes import register_counter
 from edge.gps.policy import GeoPolicy, evaluate

@@ -15,8 +15,8 @@ from typing import Any
 
 from edge.app.claim import ClaimComponent, open_outbox
 from edge.camera import make_camera
-from edge.claim.face_engine import FaceEngine
-from edge.claim.record_verify import verifier_for_config
+from edge.claim.flow.face_engine import FaceEngine
+from edge.claim.records.row_check import verifier_for_config
 from edge.config import EdgeConfig
 from edge.errors import ConfigError, EdgeError
 from edge.face.models import load_manifest
@@ -78,7 +78,7 @@ class Terminal:
 
     @property
     def service(self) -> Any:
-        """The running :class:`edge.claim.service.ClaimService` (after start)."""
+        """The running :class:`edge.claim.flow.claim_service.ClaimService` (after start)."""
         if self.claim is None or self.claim.service is None:
             raise EdgeError("the claim flow is not running (claim.http_api and claim.mqtt_commands are both off, or not started)")
         return self.claim.service

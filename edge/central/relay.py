@@ -14,9 +14,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.central.db import Database, utc_now
-from edge.claim.canonical import canonical_json
-from edge.claim.crypto import public_key_id, sign
-from edge.claim.wire import LEDGER_SCHEMA, LEDGER_SCHEMA_VERSION, LedgerBody
+from edge.claim.records.canonical import canonical_json
+from edge.claim.records.crypto import public_key_id, sign
+from edge.claim.records.wire import LEDGER_SCHEMA, LEDGER_SCHEMA_VERSION, LedgerBody
 from edge.messages import CommandEnvelope, new_key
 
 RELAY_SCOPES = ("point", "region", "all")

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.central.db import Database, utc_now
 from edge.central.relay import entry_of, queue_ledger, targets
 from edge.central.verify import Checked, DeviceEntry, utc_iso
-from edge.claim.crypto import parse_public_key, public_key_id
+from edge.claim.records.crypto import parse_public_key, public_key_id
 from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edge.claim.crypto import KeyFileError, parse_public_key
-from edge.claim.records import parse_record, verify_record
-from edge.claim.wire import LedgerResync
+from edge.claim.records.crypto import KeyFileError, parse_public_key
+from edge.claim.records.signed import parse_record, verify_record
+from edge.claim.records.wire import LedgerResync
 from edge.messages import Envelope, StatusPayload
 from edge.transport.topics import parse_topic
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.claim.crypto import (
+from edge.claim.records.crypto import (
     KeyFileError, SecretBox, encode_template_key, generate_signing_key, load_private_key, load_public_key, load_template_key,
     new_template_key, private_key_pem, public_key_id, public_key_pem, write_private_file,
 )
-from edge.claim.roster import IssuerTrust
+from edge.claim.roster.document import IssuerTrust
 from edge.config import EdgeConfig
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def init_keys(cfg: EdgeConfig) -> dict[str, str]:
         made["template_key"] = str(p.template_key)
     roster_key = p.keys_dir / ROSTER_KEY_FILE
     if not roster_key.exists() and not credential(CRED_ROSTER_KEY):
-        from edge.claim.roster_seal import load_roster_private, new_roster_key_pem, public_pem
+        from edge.claim.roster.confidential import load_roster_private, new_roster_key_pem, public_pem
 
         write_private_file(roster_key, new_roster_key_pem())
         roster_key.with_suffix(".pub.pem").write_bytes(public_pem(load_roster_private(roster_key)))
@@ -145,7 +145,7 @@ def trusted_issuer_keys(cfg: EdgeConfig) -> IssuerTrust:
 
 def roster_key(cfg: EdgeConfig):  # noqa: ANN201 - X25519PrivateKey | None
     """This terminal's X25519 roster key (credential or <keys_dir>/roster_x25519.pem); None before 'edge keys init'."""
-    from edge.claim.roster_seal import load_roster_private
+    from edge.claim.roster.confidential import load_roster_private
 
     cred = credential(CRED_ROSTER_KEY)
     path = cred or claim_paths(cfg).keys_dir / ROSTER_KEY_FILE

@@ -105,7 +105,7 @@ def open_db(args: argparse.Namespace):  # noqa: ANN201
 
 
 def central_key(args: argparse.Namespace, create: bool = False):  # noqa: ANN201
-    from edge.claim.crypto import generate_signing_key, load_private_key, private_key_pem, public_key_pem, write_private_file
+    from edge.claim.records.crypto import generate_signing_key, load_private_key, private_key_pem, public_key_pem, write_private_file
 
     path = key_path(args)
     if create and not path.exists():
@@ -123,7 +123,7 @@ def _print(obj: object) -> None:
 # --- handlers -----------------------------------------------------------------------------
 def run_init(args: argparse.Namespace) -> int:
     from edge.central.db import describe
-    from edge.claim.crypto import public_key_id
+    from edge.claim.records.crypto import public_key_id
 
     with open_db(args) as db:
         key = central_key(args, create=True)

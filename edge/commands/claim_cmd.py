@@ -73,7 +73,7 @@ def _pin(args: argparse.Namespace, officer_id: str, env: str) -> str:
 
 def sign_in(cfg, args: argparse.Namespace, officer_id: str, env: str = "TEPAT_OFFICER_PIN"):
     """This tool's own officer session: the PIN checked against the installed officer list (with its lockout)."""
-    from edge.claim.officer_setup import open_officer_store
+    from edge.claim.officers.accounts import open_officer_store
 
     pin = _pin(args, officer_id, env)
     with open_officer_store(cfg) as store:
@@ -82,7 +82,7 @@ def sign_in(cfg, args: argparse.Namespace, officer_id: str, env: str = "TEPAT_OF
 
 def run_claim(args: argparse.Namespace) -> int:
     from edge.app import open_claim_service
-    from edge.claim.officer import enrol
+    from edge.claim.flow.officer_actions import enrol
     from edge.errors import EdgeError
 
     cfg = config_from_args(args)
@@ -125,7 +125,7 @@ def run_claim(args: argparse.Namespace) -> int:
 
 def run_override(args: argparse.Namespace) -> int:
     from edge.app import open_claim_service
-    from edge.claim.officer import override
+    from edge.claim.flow.officer_actions import override
     from edge.gps.source import make_position_source
 
     cfg = config_from_args(args)

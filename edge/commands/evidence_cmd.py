@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ledger(args: argparse.Namespace):  # noqa: ANN202 - (Ledger, EdgeConfig)
+    from edge.claim.flow.ledger import Ledger
     from edge.claim.keys import claim_paths
-    from edge.claim.ledger import Ledger
     from edge.errors import EdgeError
 
     cfg = config_from_args(args)
@@ -51,9 +51,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from edge.claim.crypto import DecryptError
-    from edge.claim.evidence import open_thumbnail
+    from edge.claim.flow.evidence import open_thumbnail
     from edge.claim.keys import template_box
+    from edge.claim.records.crypto import DecryptError
     from edge.errors import EdgeError
 
     ledger, cfg = _ledger(args)

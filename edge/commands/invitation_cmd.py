@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_make(args: argparse.Namespace) -> int:
-    from edge.claim.crypto import load_private_key
-    from edge.claim.invitation import make_invitation, write_qr_png
+    from edge.claim.records.crypto import load_private_key
+    from edge.claim.roster.invitation import make_invitation, write_qr_png
 
     text = make_invitation(load_private_key(args.key), args.recipient_id, args.period, point=args.point)
     write_qr_png(text, args.output)

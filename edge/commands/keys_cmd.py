@@ -27,8 +27,8 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from edge.claim.crypto import public_key_id
     from edge.claim.keys import claim_paths, device_key, key_sources
+    from edge.claim.records.crypto import public_key_id
 
     cfg = config_from_args(args)
     paths = claim_paths(cfg)
@@ -43,9 +43,9 @@ def run_show(args: argparse.Namespace) -> int:
 def run_rotate(args: argparse.Namespace) -> int:
     import os
 
-    from edge.claim.crypto import SecretBox, encode_template_key, new_template_key, write_private_file
     from edge.claim.keys import claim_paths, template_box
-    from edge.claim.roster_store import RosterStore
+    from edge.claim.records.crypto import SecretBox, encode_template_key, new_template_key, write_private_file
+    from edge.claim.roster.installed import RosterStore
     from edge.errors import EdgeError
 
     cfg = config_from_args(args)

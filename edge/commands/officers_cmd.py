@@ -60,7 +60,7 @@ def _read(path: Path) -> bytes:
 def build_list(rows: list[dict[str, str]], *, points: list[str], version: int, issuer: str, valid_days: int,
                now: datetime, scrypt_n: int = 2**14) -> tuple[dict, dict[str, str]]:
     """(unsigned list, generated PINs by officer id) from CSV rows."""
-    from edge.claim.officers import generate_pin, hash_pin
+    from edge.claim.officers.officer_list import generate_pin, hash_pin
     from edge.errors import EdgeError
 
     officers, generated = [], {}
@@ -86,8 +86,8 @@ def build_list(rows: list[dict[str, str]], *, points: list[str], version: int, i
 def run_build(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from edge.claim.crypto import write_private_file
-    from edge.claim.officers import OfficerList
+    from edge.claim.officers.officer_list import OfficerList
+    from edge.claim.records.crypto import write_private_file
     from edge.config import format_validation_error
     from edge.errors import EdgeError
 
@@ -114,8 +114,8 @@ def run_build(args: argparse.Namespace) -> int:
 def run_sign(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from edge.claim.crypto import load_private_key
-    from edge.claim.officers import sign_officers
+    from edge.claim.officers.officer_list import sign_officers
+    from edge.claim.records.crypto import load_private_key
     from edge.config import format_validation_error
     from edge.errors import EdgeError
 
@@ -135,7 +135,7 @@ def run_sign(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     from edge.claim.keys import trusted_issuer_keys
-    from edge.claim.officer_setup import open_officer_store
+    from edge.claim.officers.accounts import open_officer_store
     from edge.errors import ConfigError
 
     cfg = config_from_args(args)
@@ -150,7 +150,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from edge.claim.officer_setup import open_officer_store
+    from edge.claim.officers.accounts import open_officer_store
 
     with open_officer_store(config_from_args(args)) as store:
         print_json(store.summary())
@@ -158,7 +158,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_unlock(args: argparse.Namespace) -> int:
-    from edge.claim.officer_setup import open_officer_store
+    from edge.claim.officers.accounts import open_officer_store
 
     with open_officer_store(config_from_args(args)) as store:
         print_json({"officer_id": args.officer_id, "unlocked": store.unlock(args.officer_id)})

@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _read_json(path: Path) -> dict:
     from edge.errors import EdgeError, NotFoundError
 
-    from edge.claim.roster import MAX_ROSTER_BYTES
+    from edge.claim.roster.document import MAX_ROSTER_BYTES
     from edge.safejson import loads_bounded
 
     try:
@@ -68,7 +68,7 @@ def _read_json(path: Path) -> dict:
 
 
 def run_keygen(args: argparse.Namespace) -> int:
-    from edge.claim.crypto import generate_signing_key, private_key_pem, public_key_id, public_key_pem, write_private_file
+    from edge.claim.records.crypto import generate_signing_key, private_key_pem, public_key_id, public_key_pem, write_private_file
 
     key = generate_signing_key()
     write_private_file(args.key_file, private_key_pem(key))
@@ -79,7 +79,7 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from edge.claim.roster_build import build_roster
+    from edge.claim.roster.from_photos import build_roster
 
     doc = build_roster(args.folder, distribution_point=args.point, period=args.period, version=args.version, issuer=args.issuer,
                        amount=args.amount, photos_per_recipient=args.photos, enrolment_allowed=args.enrolment)
@@ -91,8 +91,8 @@ def run_build(args: argparse.Namespace) -> int:
 def run_sign(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from edge.claim.crypto import load_private_key
-    from edge.claim.roster import sign_roster
+    from edge.claim.records.crypto import load_private_key
+    from edge.claim.roster.document import sign_roster
     from edge.config import format_validation_error
     from edge.errors import EdgeError
 
@@ -108,7 +108,7 @@ def run_sign(args: argparse.Namespace) -> int:
 
 
 def run_seal(args: argparse.Namespace) -> int:
-    from edge.claim.roster_seal import load_roster_public, roster_key_id, seal_roster
+    from edge.claim.roster.confidential import load_roster_public, roster_key_id, seal_roster
     from edge.errors import EdgeError
 
     doc = _read_json(args.roster)
@@ -122,7 +122,7 @@ def run_seal(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     from edge.app import open_claim_service
-    from edge.claim.central import import_roster
+    from edge.claim.inbound.handlers import import_roster
     from edge.claim.keys import trusted_issuer_keys
     from edge.errors import NotFoundError
 
@@ -136,7 +136,7 @@ def run_import(args: argparse.Namespace) -> int:
         data = args.file.read_bytes()
     except FileNotFoundError:
         raise NotFoundError(f"roster file not found: {args.file}") from None
-    from edge.claim.face_adapter import make_face_engine
+    from edge.app.face_adapter import make_face_engine
     from edge.gps.source import DisabledSource
 
     face = make_face_engine(cfg, require_calibration=False)
@@ -148,7 +148,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from edge.claim.keys import claim_paths, template_box
-    from edge.claim.roster_store import RosterStore
+    from edge.claim.roster.installed import RosterStore
     from edge.errors import NotFoundError
 
     cfg = config_from_args(args)

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from edge.claim.http_auth import OfficerAuth, error
-from edge.claim.invitation import InvitationError, find_qr_text, verify_invitation
-from edge.claim.messages import officer_message
-from edge.claim.service import ClaimService
-from edge.claim.sessions import Session
+from edge.claim.api.sign_in import OfficerAuth, error
+from edge.claim.flow.claim_service import ClaimService
+from edge.claim.flow.officer_text import officer_message
+from edge.claim.officers.sessions import Session
+from edge.claim.roster.invitation import InvitationError, find_qr_text, verify_invitation
 from edge.counter.day import day_view, report_html
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ the officer remains the control.
 Pure logic (:func:`judge_head_turn`, :func:`judge_recipient_turn`) is separate from running the
 detector (:func:`head_turn_check`, :func:`look_at_frames`).
 
-The officer's check (:mod:`edge.claim.active_check`) measures the turn only over frames whose face
+The officer's check (:mod:`edge.claim.flow.active_check`) measures the turn only over frames whose face
 matches the recipient (:func:`judge_recipient_turn`): holding up the recipient's photo and letting
 someone else turn their head does not pass, since the other person's frames are not counted.
 """

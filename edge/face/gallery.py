@@ -34,7 +34,7 @@ class Gallery:
     """Enrolled templates. Use as a context manager."""
 
     def __init__(self, path: Path | str, box: Any = None) -> None:
-        self.box = box  # edge.claim.crypto.SecretBox or None
+        self.box = box  # edge.claim.records.crypto.SecretBox or None
         self.path = Path(path)
         self.db = sqlite_utils.Database(open_sqlite(self.path, "gallery", synchronous="FULL"))
         try:

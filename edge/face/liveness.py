@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge.errors import ImageError
+from edge.face.types import LivenessResult
 
 logger = logging.getLogger(__name__)
 
@@ -42,22 +43,6 @@ class LivenessModel:
 
 
 MODELS: tuple[LivenessModel, ...] = (LivenessModel("minifasnet_v2", 2.7), LivenessModel("minifasnet_v1se", 4.0))
-
-
-@dataclass(frozen=True)
-class LivenessResult:
-    live_score: float  # 0..1, fused probability that the face is a live person
-    is_live: bool
-    threshold: float
-    per_model: dict[str, float] = field(default_factory=dict)  # model name -> its own live probability
-
-    @property
-    def reason(self) -> str:
-        """One line an officer can read."""
-        if self.is_live:
-            return f"live face (score {self.live_score:.2f} >= {self.threshold:.2f})"
-        return (f"possible photo or screen held up to the camera (score {self.live_score:.2f} < "
-                f"{self.threshold:.2f}); ask the claimant to face the camera in person")
 
 
 def crop_box(box_xyxy: Sequence[float], scale: float, width: int, height: int) -> tuple[int, int, int, int]:

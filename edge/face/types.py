@@ -64,3 +64,21 @@ class QualityReport:
 
     def advice(self) -> list[str]:
         return [ADVICE.get(r, r) for r in self.reasons]
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    """The passive liveness check of one frame or a fused burst (:mod:`edge.face.liveness`); the claim decision reads it."""
+
+    live_score: float  # 0..1, fused probability that the face is a live person
+    is_live: bool
+    threshold: float
+    per_model: dict[str, float] = field(default_factory=dict)  # model name -> its own live probability
+
+    @property
+    def reason(self) -> str:
+        """One line an officer can read."""
+        if self.is_live:
+            return f"live face (score {self.live_score:.2f} >= {self.threshold:.2f})"
+        return (f"possible photo or screen held up to the camera (score {self.live_score:.2f} < "
+                f"{self.threshold:.2f}); ask the claimant to face the camera in person")

@@ -14,9 +14,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.claim.crypto import load_public_key
-from edge.claim.record_verify import must_be_signed
-from edge.claim.records import verify_record
+from edge.claim.records.crypto import load_public_key
+from edge.claim.records.row_check import must_be_signed
+from edge.claim.records.signed import verify_record
 from edge.errors import ConfigError
 
 logger = logging.getLogger(__name__)

@@ -72,7 +72,7 @@ class StatusBoard:
         self._update(last_decision=decision)
 
     def show_decision(self, decision: Any) -> None:
-        """Show an ``edge.claim.decide.Decision`` (anything with outcome, reason_code, message, recipient_id, flags)."""
+        """Show an ``edge.claim.flow.decide.Decision`` (anything with outcome, reason_code, message, recipient_id, flags)."""
         self.set_last_decision(
             decision.outcome, decision.reason_code, message=decision.message,
             recipient_id=getattr(decision, "recipient_id", None), flags=tuple(getattr(decision, "flags", ()) or ()),

@@ -78,7 +78,7 @@ class MqttPublisher:
         rng: random.Random | None = None,
         row_verifier: Callable[[str, str], str | None] | None = None,
     ) -> None:
-        self.row_verifier = row_verifier  # checks each record's signature before publishing (edge.claim.record_verify)
+        self.row_verifier = row_verifier  # checks each record's signature before publishing (edge.claim.records.row_check)
         self.cfg = mqtt
         self.device = device
         self.outbox_path = Path(outbox_path)

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        from edge.claim.record_verify import verifier_for_config
+        from edge.claim.records.row_check import verifier_for_config
 
         publisher = MqttPublisher(cfg.mqtt, cfg.device, cfg.outbox_path, store=cfg.store,
                                   row_verifier=verifier_for_config(cfg)).start()  # records checked before publishing

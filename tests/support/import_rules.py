@@ -51,9 +51,9 @@ AREAS = ("camera", "face", "claim", "gps", "store", "transport", "service", "mon
 AREA_INTERFACES = (
     "edge.camera.base",       # Frame, Camera protocol, CameraError (the service supervises a camera)
     "edge.face.image",        # the one bounded decoder of untrusted images (camera folder, roster photos)
-    "edge.claim.records",     # the signed record format, checked by the publisher and the central side
-    "edge.claim.crypto",      # Ed25519 keys and signatures of those records
-    "edge.claim.record_verify",  # a record's signature checked before publishing and at the centre
+    "edge.face.types",        # the face core's result types (LivenessResult, shared with the claim decision)
+    "edge.claim.records",     # the signed record format (models, canonical JSON, Ed25519, wire models, the
+                              # outbox row check): checked by the publisher, the monitor and the central side
     "edge.gps.model",         # PositionStamp, GpsFix (records carry the position stamp)
     "edge.store.outbox",      # the publisher drains the outbox
     "edge.store.sqlite",      # the one SQLite-open helper every store uses (a foundation module: imports only edge.errors)
@@ -65,9 +65,6 @@ ROOT_USERS = ("edge.commands", "edge.cli", "edge.__main__")
 
 # (importer, imported) pairs allowed for now; each one names the work that removes it.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("edge.claim.face_adapter", "edge.face"):
-        "the claim flow's FaceEngine over the face core (pipeline, liveness, 1:N index): an adapter between two "
-        "areas that belongs with the composition root; moves with the edge/claim regroup of issue 12",
 }
 
 

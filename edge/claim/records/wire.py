@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge.claim.records import ConflictRecord, DecisionRecord, OverrideRecord, Signature
+from edge.claim.records.signed import ConflictRecord, DecisionRecord, OverrideRecord, Signature
 
 
 class RosterCommand(BaseModel):

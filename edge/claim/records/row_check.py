@@ -18,10 +18,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.claim.canonical import canonical_json
-from edge.claim.crypto import public_key_id, sign
+from edge.claim.records.canonical import canonical_json
+from edge.claim.records.crypto import public_key_id, sign
 
-from edge.claim.records import verify_record
+from edge.claim.records.signed import verify_record
 from edge.errors import EdgeError
 from edge.safejson import loads_bounded
 

@@ -12,14 +12,15 @@ exactly as received, so verification never depends on how this code re-serialise
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edge.claim.canonical import canonical_json
-from edge.claim.crypto import public_key_id, sign, verify
+from edge.claim.records.canonical import canonical_json
+from edge.claim.records.crypto import public_key_id, sign, verify
 from edge.errors import EdgeError
 from edge.safejson import loads_bounded
 
@@ -44,7 +45,7 @@ class IssuerTrust(dict):
         self.names: dict[str, str] = {}
         self.points: dict[str, frozenset[str]] = {}
         self.min_version = min_version
-        self.roster_key: Any = None  # this terminal's X25519 private key, to open sealed rosters (edge.claim.roster_seal)
+        self.roster_key: Any = None  # this terminal's X25519 private key, to open sealed rosters (edge.claim.roster.confidential)
         self.require_sealed = False
 
     def add(self, key: Ed25519PublicKey, *, name: str | None = None, points: list[str] | None = None) -> str:
@@ -161,6 +162,28 @@ class InstalledRoster(BaseModel):
     distribution_point: str
 
 
+@dataclass(frozen=True)
+class RecipientInfo:
+    """One recipient of the installed roster, as the claim decision sees it."""
+
+    recipient_id: str
+    display_name: str
+    eligible: bool = True
+    ineligible_reason: str | None = None
+    entitlement_period: str | None = None
+    has_template: bool = True
+
+
+@dataclass(frozen=True)
+class RosterState:
+    """The installed roster as the claim decision sees it (``installed=False``: none yet)."""
+
+    installed: bool
+    period: str | None = None
+    valid_until: datetime | None = None
+    enrolment_allowed: bool = False
+
+
 def sign_roster(roster: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
     """Issuer side: wrap a roster object with its Ed25519 signature over the canonical JSON."""
     Roster.model_validate(roster)  # refuse to sign something a device would reject as malformed
@@ -185,7 +208,7 @@ def _unsealed(doc: Any, trusted_keys: dict[str, Ed25519PublicKey]) -> Any:
         if trust is not None and trust.require_sealed:
             raise RosterRejected("not_sealed", "this terminal accepts only rosters sealed to its roster key (claim.require_sealed_rosters)")
         return doc
-    from edge.claim.roster_seal import SealError, unseal_roster
+    from edge.claim.roster.confidential import SealError, unseal_roster
 
     try:
         inner = unseal_roster(sealed, trust.roster_key if trust is not None else None)

@@ -5,6 +5,7 @@ it changes on disk, so editing the file gains nothing without the issuer key. Fa
 are counted per officer in the same file (they survive a restart): after ``max_failures`` in a
 row the officer is locked out for ``lockout_s`` seconds. At most two PIN checks run at once (each
 holds ~16 MiB for scrypt), so hammering sign-in cannot exhaust the terminal's memory.
+:func:`open_officer_store` opens it from the configuration.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.claim.officers import Officer, OfficerList, OfficersRejected, open_signed_officers, pin_matches
+from edge.claim.officers.officer_list import Officer, OfficerList, OfficersRejected, open_signed_officers, pin_matches
+from edge.config import EdgeConfig
 from edge.errors import EdgeError
 from edge.store.sqlite import open_sqlite
 
@@ -189,3 +191,17 @@ class OfficerStore:
                 "valid_until": doc.valid_until.isoformat(), "valid_now": doc.valid_from <= self._now() < doc.valid_until,
                 "officers": [{"officer_id": o.officer_id, "name": o.name, "role": o.role, "active": o.active} for o in doc.officers],
                 "locked_out": locked}
+
+
+def officers_path(cfg: EdgeConfig) -> Path:
+    return cfg.claim.officers_path or cfg.device.state_dir / "officers.sqlite"
+
+
+def open_officer_store(cfg: EdgeConfig, trusted: dict[str, Ed25519PublicKey] | None = None) -> OfficerStore:
+    """The terminal's officer store (a context manager); ``trusted`` defaults to the roster issuer keys."""
+    if trusted is None:
+        from edge.claim.keys import trusted_issuer_keys
+
+        trusted = trusted_issuer_keys(cfg)
+    return OfficerStore(officers_path(cfg), trusted, cfg.device.distribution_point,
+                        max_failures=cfg.claim.pin_max_failures, lockout_s=cfg.claim.pin_lockout_s)

@@ -20,10 +20,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from edge.claim.canonical import canonical_json
-from edge.claim.crypto import verify
-from edge.claim.ledger import Disbursement
-from edge.claim.wire import MAX_LEDGER_ENTRIES, LedgerBody, LedgerCommand, LedgerEntry, LedgerResync
+from edge.claim.flow.ledger import Disbursement
+from edge.claim.records.canonical import canonical_json
+from edge.claim.records.crypto import verify
+from edge.claim.records.wire import MAX_LEDGER_ENTRIES, LedgerBody, LedgerCommand, LedgerEntry, LedgerResync
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def request_resync(svc: Any, guard: LedgerGuard, from_seq: int, seen_seq: int) -
 def check_signed_ledger(svc: Any, guard: LedgerGuard, cmd: LedgerCommand | dict[str, Any],
                         now: datetime | None = None) -> tuple[int, list[Disbursement], int]:
     """Check one ``cmd/ledger``; returns (its sequence, entries to merge, entries refused) or raises :class:`LedgerRefused`.
-    The caller merges the entries and the sequence in one transaction (:func:`edge.claim.central.apply_ledger_update`)."""
+    The caller merges the entries and the sequence in one transaction (:func:`edge.claim.inbound.handlers.apply_ledger_update`)."""
     now = now or datetime.now(timezone.utc)
     body = open_ledger(cmd, guard.keys, svc.device_id)
     last = svc.ledger.counter(SEQ_COUNTER)

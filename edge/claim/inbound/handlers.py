@@ -2,7 +2,7 @@
 
 Handlers never raise into the MQTT thread: a refused roster is logged and answered with a
 ``roster_ack`` record saying why; a ``cmd/ledger`` must be signed by a trusted central key and
-carry this terminal's next sequence number (see :mod:`edge.claim.ledger_cmd`); an accepted ledger
+carry this terminal's next sequence number (see :mod:`edge.claim.inbound.ledger_update`); an accepted ledger
 update that reveals a double payment appends a ``conflict`` record to the outbox at once.
 """
 
@@ -15,15 +15,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from edge.claim.crypto import load_public_key, public_key_id
-from edge.claim.ledger_cmd import (
+from edge.claim.flow.claim_service import KIND_CONFLICT, KIND_ROSTER_ACK, ClaimService
+from edge.claim.inbound.ledger_update import (
     MAX_CONFLICTS_PER_HOUR, MAX_CONFLICTS_PER_MESSAGE, SEQ_COUNTER, LedgerGuard, LedgerRefused, check_signed_ledger,
 )
-from edge.claim.records import ConflictRecord
-from edge.claim.roster import RosterRejected, open_signed_roster
-from edge.claim.roster_store import InstallReport
-from edge.claim.service import KIND_CONFLICT, KIND_ROSTER_ACK, ClaimService
-from edge.claim.wire import LedgerCommand, RosterAck, RosterCommand
+from edge.claim.records.crypto import load_public_key, public_key_id
+from edge.claim.records.signed import ConflictRecord
+from edge.claim.records.wire import LedgerCommand, RosterAck, RosterCommand
+from edge.claim.roster.document import RosterRejected, open_signed_roster
+from edge.claim.roster.installed import InstallReport
 from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def handle_roster_command(svc: ClaimService, trusted_keys: dict[str, Any], paylo
         logger.error("Roster could not be installed: %s", exc)
         ack = RosterAck(device_id=svc.device_id, version=_version_of(payload), accepted=False, code="install_failed", detail=str(exc), at=at)
     try:
-        from edge.claim.record_verify import sign_payload
+        from edge.claim.records.row_check import sign_payload
 
         svc.outbox.append(KIND_ROSTER_ACK, sign_payload(ack.model_dump(mode="json", by_alias=True), svc.key), durable_class="record")
     except EdgeError as exc:

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edge.claim.decide import PriorClaim
+from edge.claim.flow.decide import PriorClaim
 from edge.errors import EdgeError, StorageFullError
 from edge.store.sqlite import open_sqlite
 
@@ -149,7 +149,7 @@ class Ledger:
 
     def claim_blocker(self, recipient_id: str, period: str) -> PriorClaim | None:
         """What stops a normal claim from paying: a payout in force, else a voided one this period
-        (paying again after a void takes two officers: ``edge.claim.officer``)."""
+        (paying again after a void takes two officers: ``edge.claim.flow.officer_actions``)."""
         prior = self.prior_claim(recipient_id, period)
         if prior is not None:
             return prior

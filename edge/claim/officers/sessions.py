@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from edge.claim.officer_store import SignedIn
+from edge.claim.officers.accounts import SignedIn
 
 
 @dataclass(frozen=True)

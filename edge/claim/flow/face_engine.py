@@ -2,7 +2,7 @@
 
 :class:`FaceEngine` is implemented over the face engineer's ``FacePipeline`` (detector →
 quality gate → align → embed → match, burst fusion, calibrated thresholds) by
-:mod:`edge.claim.face_adapter`; this module only names the contract so the claim logic and
+:mod:`edge.app.face_adapter`; this module only names the contract so the claim logic and
 its tests do not depend on how the pipeline is built.
 """
 
@@ -13,7 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-from edge.claim.decide import LivenessResult, MatchResult, QualityResult
+from edge.claim.flow.decide import MatchResult, QualityResult
+from edge.face.types import LivenessResult
 
 
 @dataclass
@@ -50,7 +51,7 @@ class FaceEngine(Protocol):
     def recipient_turn(self, frames: list[np.ndarray], templates: np.ndarray, match_threshold: float, min_turn_deg: float):
         """The officer's active check: the head turn measured over the frames whose face scores at least
         ``match_threshold`` against ``templates`` (``edge.face.active.RecipientTurn``); only
-        :mod:`edge.claim.active_check` needs it."""
+        :mod:`edge.claim.flow.active_check` needs it."""
         ...
 
     def embed_photo(self, image_bytes: bytes) -> np.ndarray:

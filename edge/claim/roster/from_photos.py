@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from edge.claim.roster import MAX_PHOTO_B64, RECIPIENT_ID_PATTERN
+from edge.claim.roster.document import MAX_PHOTO_B64, RECIPIENT_ID_PATTERN
 from edge.errors import EdgeError, ImageError
 from edge.face.image import MAX_BYTES, reencode_photo
 
@@ -46,7 +46,7 @@ def build_roster(
     now: datetime | None = None,
     ids: list[str] | None = None,
 ) -> dict[str, Any]:
-    """An unsigned roster object (see :mod:`edge.claim.roster`) for the photos under ``folder``."""
+    """An unsigned roster object (see :mod:`edge.claim.roster.document`) for the photos under ``folder``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise EdgeError(f"photo folder not found: {folder}")

@@ -24,8 +24,8 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edge.claim.canonical import canonical_json
-from edge.claim.crypto import public_key_id, sign, verify
+from edge.claim.records.canonical import canonical_json
+from edge.claim.records.crypto import public_key_id, sign, verify
 from edge.errors import EdgeError
 
 OFFICERS_SCHEMA = "tepat.officers"

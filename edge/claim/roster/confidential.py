@@ -1,6 +1,6 @@
 """Confidential rosters: a signed roster encrypted to one terminal's own X25519 key.
 
-Sign, then encrypt: the programme office signs the roster (Ed25519, :mod:`edge.claim.roster`) and seals
+Sign, then encrypt: the programme office signs the roster (Ed25519, :mod:`edge.claim.roster.document`) and seals
 the signed document to the receiving terminal's roster key, so the broker, its persistence and the
 ``operator`` account see only ciphertext — no photos, names or household ids. Construction (one-shot,
 like HPKE base mode): ephemeral X25519 → shared secret → HKDF-SHA256 (salt = ephemeral ‖ recipient public
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from edge.claim.crypto import b64, load_private_pem, load_public_pem
+from edge.claim.records.crypto import b64, load_private_pem, load_public_pem
 from edge.errors import EdgeError
 
 ALG = "x25519-hkdf-sha256-aes256gcm"

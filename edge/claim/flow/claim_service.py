@@ -17,13 +17,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge.claim.decide import ClaimFacts, Decision, GpsVerdict, MatchResult, Thresholds, decide
-from edge.claim.evidence import seal_thumbnail, thumbnail_jpeg
-from edge.claim.face_engine import BurstAnalysis, FaceEngine
-from edge.claim.ledger import Ledger, LedgerBehind
-from edge.claim.messages import officer_message
-from edge.claim.records import DecisionRecord, QualityInfo, Scores, sign_record
-from edge.claim.roster_store import RosterStore
+from edge.claim.flow.decide import ClaimFacts, Decision, GpsVerdict, MatchResult, Thresholds, decide
+from edge.claim.flow.evidence import seal_thumbnail, thumbnail_jpeg
+from edge.claim.flow.face_engine import BurstAnalysis, FaceEngine
+from edge.claim.flow.ledger import Ledger, LedgerBehind
+from edge.claim.flow.officer_text import officer_message
+from edge.claim.records.signed import DecisionRecord, QualityInfo, Scores, sign_record
+from edge.claim.roster.installed import RosterStore
 from edge.config.claim import ClaimConfig
 from edge.errors import EdgeError, NotFoundError
 from edge.gps.model import PositionStamp
@@ -101,7 +101,7 @@ class ClaimService:
         self.lock = threading.RLock()
         self._behind: list[LedgerBehind] = []
         self._request_key: str | None = None  # records the outbox holds but the ledger could not commit yet
-        self.active_checks: dict[str, Any] = {}  # referral key -> the officer's latest head-turn check (edge.claim.active_check)
+        self.active_checks: dict[str, Any] = {}  # referral key -> the officer's latest head-turn check (edge.claim.flow.active_check)
 
     # --- helpers -----------------------------------------------------------------------------
     def thresholds(self, mode: str) -> Thresholds:
@@ -156,7 +156,7 @@ class ClaimService:
 
     def replay(self, key: str) -> ClaimResult | None:
         """The decision already recorded under ``key`` (ledger, else outbox), for a retried request; None if none."""
-        from edge.claim.decide import Decision
+        from edge.claim.flow.decide import Decision
 
         stored = self.ledger.record(key)
         if stored is None:
@@ -220,8 +220,8 @@ class ClaimService:
             scores = Scores(mode=mode if (m or t) else "none", top_id=m.top_id if m else None, top_score=m.top_score if m else None,
                             runner_up_id=m.runner_up_id if m else None, runner_up_score=m.runner_up_score if m else None,
                             accept_threshold=t.accept if t else None, refer_threshold=t.refer if t else None,
-                            margin=t.margin if t else None, liveness_score=f.liveness.score if f.liveness else None,
-                            live=f.liveness.live if f.liveness else None)
+                            margin=t.margin if t else None, liveness_score=f.liveness.live_score if f.liveness else None,
+                            live=f.liveness.is_live if f.liveness else None)
             inst = self.roster.installed()
             fields = self.record_fields(w)
             if self._request_key:

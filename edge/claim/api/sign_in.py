@@ -20,10 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.claim.ledger import AlreadyPaidError
-from edge.claim.officer_store import AuthError, OfficerStore, SignedIn
-from edge.claim.officers import MAX_PIN, OFFICER_ID_PATTERN
-from edge.claim.sessions import Session, SessionManager
+from edge.claim.flow.ledger import AlreadyPaidError
+from edge.claim.officers.accounts import AuthError, OfficerStore, SignedIn
+from edge.claim.officers.officer_list import MAX_PIN, OFFICER_ID_PATTERN
+from edge.claim.officers.sessions import Session, SessionManager
+from edge.config import EdgeConfig
 from edge.errors import EdgeError, NotFoundError, StorageFullError
 
 logger = logging.getLogger(__name__)
@@ -154,3 +155,9 @@ class OfficerAuth:
         server.add_route("POST", "/api/session", self.sign_in)
         server.add_route("GET", "/api/session", self.whoami)
         server.add_route("DELETE", "/api/session", self.sign_out)
+
+
+def make_auth(cfg: EdgeConfig, store: OfficerStore) -> OfficerAuth:
+    """Officer sign-in as configured: session lifetimes and whether a second officer must be a supervisor."""
+    sessions = SessionManager(idle_s=cfg.claim.session_idle_s, max_s=cfg.claim.session_max_s)
+    return OfficerAuth(store, sessions, needs_supervisor=cfg.claim.two_person_needs_supervisor)

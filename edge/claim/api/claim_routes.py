@@ -1,6 +1,6 @@
 """The claim flow behind the local HTTP server (the officer's counter app, the status page).
 
-Every route needs a signed-in officer (``edge.claim.http_auth``: ``POST /api/session`` first);
+Every route needs a signed-in officer (``edge.claim.api.sign_in``: ``POST /api/session`` first);
 records carry that officer. ``officer_id`` in a body is optional and must then be the signed-in one.
 
 ``POST /api/claim`` {recipient_id?, attempt?, request_id?} → the decision (1:1 with an id, else 1:N); a retry with
@@ -8,7 +8,7 @@ the same ``request_id`` returns the stored decision (``replayed: true``) instead
 ``POST /api/enrol`` {recipient_id, confirmed: true} → first-payout enrolment
 ``POST /api/override`` {original_key, outcome, reason_code, note?, recipient_id?, second_officer_id?, second_pin?}
 ``POST /api/active-check`` {original_key} → the head-turn check on a liveness referral (captures for a few seconds;
-``edge.claim.active_check``): {passed, turn_deg, min_turn_deg, frames_*, code, message, …}; an override of that
+``edge.claim.flow.active_check``): {passed, turn_deg, min_turn_deg, frames_*, code, message, …}; an override of that
 referral then carries the result
 ``GET /api/ledger/<recipient_id>`` → disbursements and decisions known for a recipient
 """
@@ -19,13 +19,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.claim.active_check import run_active_check
-from edge.claim.http_auth import OfficerAuth, parse
-from edge.claim.officer import enrol, override
-from edge.claim.officer_store import AuthError
-from edge.claim.officers import MAX_PIN, OFFICER_ID_PATTERN
-from edge.claim.service import ClaimService
-from edge.claim.sessions import Session
+from edge.claim.api.sign_in import OfficerAuth, parse
+from edge.claim.flow.active_check import run_active_check
+from edge.claim.flow.claim_service import ClaimService
+from edge.claim.flow.officer_actions import enrol, override
+from edge.claim.officers.accounts import AuthError
+from edge.claim.officers.officer_list import MAX_PIN, OFFICER_ID_PATTERN
+from edge.claim.officers.sessions import Session
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 

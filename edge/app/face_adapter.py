@@ -1,6 +1,8 @@
 """The face core (``edge.face.pipeline.FacePipeline`` + ``edge.face.liveness``) behind the claim flow's
-:class:`edge.claim.face_engine.FaceEngine` interface. No matching logic of its own: quality gate,
-burst ranking, burst fusion, 1:N search and calibrated thresholds are the face core's.
+:class:`edge.claim.flow.face_engine.FaceEngine` interface. No matching logic of its own: quality gate,
+burst ranking, burst fusion, 1:N search and calibrated thresholds are the face core's; the liveness
+result is the face core's own :class:`edge.face.types.LivenessResult`. It joins two areas (claim and
+face), so it belongs to the composition root.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.claim.decide import LivenessResult, MatchResult, QualityResult
-from edge.claim.face_engine import BurstAnalysis
+from edge.claim.flow.decide import MatchResult, QualityResult
+from edge.claim.flow.face_engine import BurstAnalysis
 from edge.config import EdgeConfig
 from edge.errors import EdgeError, ModelError
 
@@ -59,8 +61,7 @@ class PipelineFaceEngine:
                 from edge.face.liveness import fuse_burst
 
                 checks = [self.liveness.check(frame_of[id(r)], r.face.box) for r in burst.usable]
-                fused = fuse_burst(checks)
-                live = LivenessResult(live=fused.is_live, score=fused.live_score)
+                live = fuse_burst(checks)
         return BurstAnalysis(quality, live, [r.embedding for r in burst.usable], best_crop if best_crop is not None and best_crop.size else None, lat)
 
     def verify(self, burst: BurstAnalysis, templates: np.ndarray) -> float:

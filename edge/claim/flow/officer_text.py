@@ -36,7 +36,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_blurred": ("Gambar kabur. Minta penerima diam sejenak.", "Blurred. Ask the claimant to hold still."),
     "overexposed": ("Terlalu terang. Hindari cahaya langsung.", "Too bright. Avoid direct light."),
     "face_cut_at_edge": ("Wajah terpotong. Posisikan wajah di tengah.", "Face cut at the edge. Centre the face."),
-    # the officer's head-turn check on a liveness referral (edge.claim.active_check)
+    # the officer's head-turn check on a liveness referral (edge.claim.flow.active_check)
     "active_check_prompt": ("Minta penerima menoleh perlahan ke kiri, lalu ke kanan, sambil tetap di depan kamera.",
                             "Ask the claimant to turn the head slowly to the left, then to the right, staying in front of the camera."),
     "active_check_passed": ("Kepala menoleh {turn} derajat: wajah hidup. Petugas boleh menerima.",

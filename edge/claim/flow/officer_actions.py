@@ -1,9 +1,9 @@
 """Officer actions: override a decision (never erasing it) and confirm a first-payout enrolment.
 
-Both take a :class:`~edge.claim.officer_store.SignedIn` officer (PIN verified), never a typed id.
+Both take a :class:`~edge.claim.officers.accounts.SignedIn` officer (PIN verified), never a typed id.
 The two-person rule (:func:`two_person_reason`): turning a reject into an accept, voiding a payout,
 paying a recipient whose payout this period was voided, or accepting a liveness referral whose
-head-turn check failed (:mod:`edge.claim.active_check`) needs a second, different signed-in
+head-turn check failed (:mod:`edge.claim.flow.active_check`) needs a second, different signed-in
 officer, and (with ``needs_supervisor``) one of the two must be a supervisor. An override of a
 referral on which the officer ran the head-turn check carries that check's result. The override record
 names both officers and why two were needed. A recipient never has two payouts in force here.
@@ -16,13 +16,13 @@ from typing import Literal
 
 import numpy as np
 
-from edge.claim.active_check import check_on_file
-from edge.claim.decide import Decision
-from edge.claim.ledger import AlreadyPaidError
-from edge.claim.messages import officer_message
-from edge.claim.officer_store import AuthError, SignedIn
-from edge.claim.records import ACTIVE_CHECK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, DecisionRecord, OverrideRecord, QualityInfo, Scores
-from edge.claim.service import KIND_DECISION, KIND_OVERRIDE, ClaimResult, ClaimService
+from edge.claim.flow.active_check import check_on_file
+from edge.claim.flow.claim_service import KIND_DECISION, KIND_OVERRIDE, ClaimResult, ClaimService
+from edge.claim.flow.decide import Decision
+from edge.claim.flow.ledger import AlreadyPaidError
+from edge.claim.flow.officer_text import officer_message
+from edge.claim.officers.accounts import AuthError, SignedIn
+from edge.claim.records.signed import ACTIVE_CHECK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, DecisionRecord, OverrideRecord, QualityInfo, Scores
 from edge.errors import EdgeError, NotFoundError
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def enrol(svc: ClaimService, recipient_id: str, officer: SignedIn, frames: list[
         if prior is not None:
             raise AlreadyPaidError(f"{recipient_id} already collected in {state.period} on {prior.decided_at} at {prior.distribution_point}")
         burst = svc.face.analyse(frames if frames is not None else svc.capture_burst())
-        if not burst.embeddings or (burst.liveness is not None and not burst.liveness.live):
+        if not burst.embeddings or (burst.liveness is not None and not burst.liveness.is_live):
             code = "liveness_failed" if burst.embeddings else (burst.quality.reason or "no_face")
             return ClaimResult(Decision("retake", code, recipient_id, officer_message(code)), None, burst)
         svc.roster.add_template(recipient_id, sha, burst.embeddings[0], source=f"enrolment:{officer_id}")
@@ -144,8 +144,8 @@ def enrol(svc: ClaimService, recipient_id: str, officer: SignedIn, frames: list[
         q = burst.quality
         rec = DecisionRecord(**svc.record_fields(w), outcome="accept", reason_code="enrolled", message=d.message, recipient_id=recipient_id,
                              claimed_id=recipient_id, period=state.period, roster_version=svc.roster.installed().version,
-                             officer_id=officer_id, scores=Scores(mode="none", live=burst.liveness.live if burst.liveness else None,
-                                                                  liveness_score=burst.liveness.score if burst.liveness else None),
+                             officer_id=officer_id, scores=Scores(mode="none", live=burst.liveness.is_live if burst.liveness else None,
+                                                                  liveness_score=burst.liveness.live_score if burst.liveness else None),
                              quality=QualityInfo(passed=q.passed, reason=q.reason, frames_ok=q.frames_ok, frames_total=q.frames_total),
                              model_sha256=sha, flags=list(d.flags), entitlement=svc.roster.entitlement(recipient_id))
         signed = svc.emit(KIND_DECISION, rec, disburse=True)

@@ -24,8 +24,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.claim.canonical import canonical_json
-from edge.claim.crypto import public_key_id
+from edge.claim.records.canonical import canonical_json
+from edge.claim.records.crypto import public_key_id
 from edge.errors import EdgeError
 
 PREFIX = "TPI1."

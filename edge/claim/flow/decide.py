@@ -22,27 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from edge.claim.messages import officer_message
+from edge.claim.flow.officer_text import officer_message
+from edge.claim.roster.document import RecipientInfo, RosterState
+from edge.face.types import LivenessResult
 
 Outcome = Literal["accept", "reject", "refer", "retake"]
-
-
-@dataclass(frozen=True)
-class RecipientInfo:
-    recipient_id: str
-    display_name: str
-    eligible: bool = True
-    ineligible_reason: str | None = None
-    entitlement_period: str | None = None
-    has_template: bool = True
-
-
-@dataclass(frozen=True)
-class RosterState:
-    installed: bool
-    period: str | None = None
-    valid_until: datetime | None = None
-    enrolment_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,12 +44,6 @@ class QualityResult:
     reason: str | None = None  # e.g. face_too_small; the commonest failure across the burst
     frames_ok: int = 0
     frames_total: int = 0
-
-
-@dataclass(frozen=True)
-class LivenessResult:
-    live: bool
-    score: float
 
 
 @dataclass(frozen=True)
@@ -196,7 +174,7 @@ def _capture_check(f: ClaimFacts, rid: str | None) -> Decision | None:
 
 def _liveness_check(f: ClaimFacts, rid: str | None) -> Decision | None:
     """A failed liveness check on a face that was not clearly rejected: one retake, then the officer."""
-    if f.liveness is None or f.liveness.live:
+    if f.liveness is None or f.liveness.is_live:
         return None
     if f.attempt == 1 and f.attempt < f.max_attempts:
         return _d("retake", "liveness_retake", f, rid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.claim.crypto import SecretBox
+from edge.claim.records.crypto import SecretBox
 
 
 def thumbnail_jpeg(face_rgb: np.ndarray, side_px: int, max_bytes: int) -> bytes | None:

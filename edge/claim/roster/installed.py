@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.claim.crypto import SecretBox
-from edge.claim.decide import RecipientInfo, RosterState
-from edge.claim.roster import InstalledRoster, Roster
+from edge.claim.records.crypto import SecretBox
+from edge.claim.roster.document import InstalledRoster, RecipientInfo, Roster, RosterState
 from edge.errors import EdgeError
 from edge.store.sqlite import open_sqlite
 

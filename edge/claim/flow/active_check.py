@@ -11,7 +11,7 @@ The result is kept on the service for the referral (:func:`check_on_file`, for :
 seconds; a restart forgets it and the officer runs it again) and goes into the officer's override record
 (``OverrideRecord.active_check``, signed, through the outbox). A passed check allows the override
 reason ``active_check_passed``; accepting after a *failed* check needs a second officer
-(:func:`edge.claim.officer.two_person_reason`). The check itself decides nothing and records nothing
+(:func:`edge.claim.flow.officer_actions.two_person_reason`). The check itself decides nothing and records nothing
 on its own: the officer's decision does.
 """
 
@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from edge.claim.messages import officer_message
-from edge.claim.officer_store import AuthError, SignedIn
-from edge.claim.records import ActiveCheckInfo
+from edge.claim.flow.officer_text import officer_message
+from edge.claim.officers.accounts import AuthError, SignedIn
+from edge.claim.records.signed import ActiveCheckInfo
 from edge.errors import EdgeError, NotFoundError
 
 logger = logging.getLogger(__name__)
