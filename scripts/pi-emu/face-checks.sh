@@ -41,7 +41,8 @@ pids=()
 for emb in int8 fp32; do
   # --no-reference: the int8 run does not embed every crop with fp32 as well (the fp32 run does; fp32 is the slow
   # part under emulation, where QEMU computes every float instruction in software).
-  "$edge" --config "$config" eval --pairs "$data/pairs.csv" --root "$data" --embedder "$emb" $([ "$emb" = int8 ] && echo --no-reference) \
+  extra=(); [ "$emb" = fp32 ] || extra=(--no-reference)
+  "$edge" --config "$config" eval --pairs "$data/pairs.csv" --root "$data" --embedder "$emb" "${extra[@]}" \
     --json "$out/$arch-$emb.json" --embeddings "$out/$arch-$emb.npz" > "$out/$arch-$emb.summary.json" 2> "$out/$arch-$emb.log" &
   pids+=($!)
 done
