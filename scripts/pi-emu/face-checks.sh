@@ -8,7 +8,9 @@ set -euo pipefail
 edge=$1 config=$2 data=$3 out=$4
 arch=$(uname -m)
 mkdir -p "$out"
-gallery=$(mktemp -u /tmp/pi-emu-gallery.XXXXXX.sqlite)
+# The same path on both architectures: an error line naming the gallery then reads the same on both.
+gallery=/tmp/pi-emu-gallery.sqlite
+rm -f "$gallery"
 # The first four genuine pairs: enrol path_a, verify path_b as that person and as the next person
 # (a photo the quality gate refuses at enrolment leaves that person not enrolled, on both architectures).
 mapfile -t rows < <(awk -F, 'NR > 1 && $3 == 1 {print $1 "," $2}' "$data/pairs.csv" | head -n 4)
