@@ -165,6 +165,29 @@ def test_agreement_fails_and_lists_a_flipped_decision(tmp_path: Path, capsys) ->
     assert "DISAGREE fp32: p/a.jpg p/b.jpg same=1" in out and "agreement: FAIL" in out
 
 
+def test_agreement_reads_a_not_enrolled_line_the_same_whatever_the_gallery_name(tmp_path: Path, capsys) -> None:
+    """An error naming a per-run temporary gallery is the same decision on both sides; a different exit is not."""
+    results, pairs = _results(tmp_path, 0.0)
+    for arch, name in (("x86_64", "pi-emu-gallery.AbC123"), ("aarch64", "pi-emu-gallery.xYz789")):
+        line = {"image": "p/c.jpg", "claimed": "q", "decision": f"error: recipient 'q' is not enrolled in /tmp/{name}.sqlite",
+                "score": None, "exit": 3}
+        (results / f"{arch}-verify.jsonl").write_text(json.dumps(line) + "\n")
+    assert compare.main([str(results), str(ROOT / "models"), str(pairs)]) == 0
+    assert "1/1 decisions agree" in capsys.readouterr().out
+    line["exit"] = 1
+    (results / "aarch64-verify.jsonl").write_text(json.dumps(line) + "\n")
+    assert compare.main([str(results), str(ROOT / "models"), str(pairs)]) == 1
+
+
+def test_agreement_lists_every_flipped_comparison_of_the_sample(tmp_path: Path, capsys) -> None:
+    """Beyond the file's pairs, a comparison of two sample images that flips is listed with both scores."""
+    results, pairs = _results(tmp_path, 0.8)
+    compare.main([str(results), str(ROOT / "models"), str(pairs)])
+    out = capsys.readouterr().out
+    assert "every comparison of two different images of the sample: 5/6 decisions agree" in out
+    assert "differs fp32: p/a.jpg p/b.jpg" in out
+
+
 @pytest.mark.shared
 def test_eval_saves_every_embedding(tmp_path: Path, datasets_dir: Path) -> None:
     """`edge eval --embeddings` writes one unit-length vector per image of the pairs it read."""
