@@ -153,3 +153,24 @@ def test_camera_block_goes_first_in_a_fresh_comparison(tmp_path):
     write_docs(rep, doc)
     text = doc.read_text()
     assert text.index(START) < text.index("## Accuracy") and text.startswith("# Side-by-side comparison\n")
+
+
+def test_camera_target_line_per_frame_size_says_met_or_not():
+    """The tracked frame → decision goal (≥ 3× OpenCV's reference) is stated per frame size from the measured ratio."""
+    from benchmarks.camera import target_lines
+
+    row = {"ratio_to_tepat_int8": 1.0}
+    rep = {"sizes": {"1280x960": {"tepat-int8": row, "opencv-sface": {"ratio_to_tepat_int8": 4.31}},
+                     "640x480": {"tepat-int8": row, "opencv-sface": {"ratio_to_tepat_int8": 2.42}},
+                     "320x240": {"tepat-int8": row}}}
+    text = "\n".join(target_lines(rep))
+    assert "1280x960" in text and "4.31× — met" in text
+    assert "2.42× — not met" in text
+    assert "320x240: target not evaluated" in text
+
+
+def test_machine_line_names_the_cpu_flags():
+    """The dataset-crop tables carry the CPU's SIMD flags too (int8 speed depends on them)."""
+    from benchmarks.report import machine
+
+    assert "avx512_vnni" in machine() and "asimddp" in machine()
