@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ SIZES = ((1280, 960), (640, 480))
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "asimddp", "asimd")
 START, END = "<!-- camera-frames:start -->", "<!-- camera-frames:end -->"
 TARGET = 3.0  # frame → decision, Tepat int8 vs OpenCV's reference (issue 16)
+BENCH_SECTION = "## Camera frames: frame → decision against the references"
 
 
 def cpu_info() -> dict:
@@ -201,6 +203,30 @@ def target_lines(rep: dict, goal: float = TARGET) -> list[str]:
     return ["", "Target:"] + out if out else []
 
 
+def benchmarks_section(rep: dict) -> str:
+    """The short form for docs/BENCHMARKS.md: command, CPU, per frame size Tepat int8's time and stages, the ratios."""
+    c = rep["cpu"]
+    flags = ", ".join(k for k, v in c["flags"].items() if v) or "none of " + ", ".join(FLAGS)
+    lines = [BENCH_SECTION, "",
+             f"`make compare` (camera part: `{rep.get('command', 'python -m benchmarks.camera')}`), full table in "
+             "[COMPARISON.md](COMPARISON.md), raw figures in `docs/comparison_camera.json`. "
+             f"CPU {c['model']} ({c['machine']}, {c['cpus']} CPUs; SIMD flags present: {flags}); load average "
+             f"{c['load_average'][0]} before, {rep['load_average_after'][0]} after. {rep['images']} dataset faces placed in "
+             "each frame size, every system loaded once in one process with one thread and run frame by frame in rotating "
+             "order; medians over the frames every system processed fully.", "",
+             "| frame | Tepat int8 frame → decision, median ms | its stages (median ms) | OpenCV reference × | face_recognition × | Tepat fp32 × |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for size, rows in rep["sizes"].items():
+        t = rows.get("tepat-int8")
+        if not t:
+            continue
+        st = ", ".join(f"{k} {v}" for k, v in t["stages_median_ms"].items())
+        ratio = [f"{rows[n]['ratio_to_tepat_int8']}×" if n in rows else "–" for n in ("opencv-sface", "face_recognition", "tepat-fp32")]
+        lines.append(f"| {size} | {t['median_ms']} | {st} | " + " | ".join(ratio) + " |")
+    lines += target_lines(rep)
+    return "\n".join(lines) + "\n"
+
+
 def write_docs(rep: dict, doc: Path) -> None:
     text = doc.read_text(encoding="utf-8")
     block = f"{START}\n{markdown(rep)}\n{END}"
@@ -234,11 +260,15 @@ def main(argv: list[str] | None = None) -> int:
         rep = json.loads(args.from_json.read_text(encoding="utf-8"))
     else:
         rep = measure(args.root, args.images, [s.strip() for s in args.systems.split(",") if s.strip()])
+        rep["command"] = " ".join(["python -m benchmarks.camera"] + (sys.argv[1:] if argv is None else argv))
     print(markdown(rep))
     if args.json:
         args.json.write_text(json.dumps(rep, indent=2) + "\n", encoding="utf-8")
     if args.write_docs:
+        from benchmarks.report import update_benchmarks_section
+
         write_docs(rep, REPO / "docs" / "COMPARISON.md")
+        update_benchmarks_section(REPO / "docs" / "BENCHMARKS.md", benchmarks_section(rep), BENCH_SECTION)
     return 0
 
 

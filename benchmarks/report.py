@@ -196,14 +196,14 @@ def summary_markdown(res: dict) -> str:
     return "\n".join(L)
 
 
-def update_benchmarks_section(path: Path, section: str) -> None:
-    """Replace the 'Side-by-side comparison' section (up to the next '## ' heading) or append it at the end."""
+def update_benchmarks_section(path: Path, section: str, heading: str = SECTION) -> None:
+    """Replace the section starting with ``heading`` (up to the next '## ' heading) or append it at the end."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
+    start = text.find(heading)
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     else:
-        nxt = text.find("\n## ", start + len(SECTION))
+        nxt = text.find("\n## ", start + len(heading))
         tail = text[nxt + 1 :] if nxt >= 0 else ""
         text = text[:start] + section.rstrip("\n") + "\n" + ("\n" + tail if tail else "")
     path.write_text(text)

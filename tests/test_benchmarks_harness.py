@@ -174,3 +174,24 @@ def test_machine_line_names_the_cpu_flags():
     from benchmarks.report import machine
 
     assert "avx512_vnni" in machine() and "asimddp" in machine()
+
+
+def test_camera_summary_replaces_its_own_benchmarks_section_only(tmp_path):
+    """--write-docs keeps docs/BENCHMARKS.md's camera-frame section current: its own section replaced, the rest kept."""
+    from benchmarks.camera import BENCH_SECTION, benchmarks_section
+    from benchmarks.report import update_benchmarks_section
+
+    rep = {"cpu": {"model": "Cortex-A76", "machine": "aarch64", "cpus": 4, "flags": {"asimddp": True, "avx2": False},
+                   "load_average": [0.5, 0, 0]}, "images": 2, "load_average_after": [0.7, 0, 0], "skipped": {},
+           "command": "python -m benchmarks.camera --images 2",
+           "sizes": {"640x480": {"tepat-int8": {"median_ms": 30.0, "ratio_to_tepat_int8": 1.0,
+                                                "stages_median_ms": {"detect": 6.0, "embed": 20.0, "liveness": 4.0}},
+                                 "opencv-sface": {"ratio_to_tepat_int8": 3.2}}}}
+    doc = tmp_path / "B.md"
+    doc.write_text(f"# Benchmarks\n\n{BENCH_SECTION}\n\nstale\n\n## Next\n\nkept\n")
+    update_benchmarks_section(doc, benchmarks_section(rep), BENCH_SECTION)
+    text = doc.read_text()
+    assert "stale" not in text and "## Next\n\nkept" in text and text.count(BENCH_SECTION) == 1
+    assert "Cortex-A76" in text and "asimddp" in text and "--images 2" in text
+    assert "| 640x480 | 30.0 | detect 6.0, embed 20.0, liveness 4.0 | 3.2× | – | – |" in text
+    assert "3.20× — met" in text
