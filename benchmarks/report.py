@@ -77,7 +77,7 @@ def targets(res: dict) -> list[str]:
             f"- Tepat int8 ≥ {goal:g}× faster than {name} per face on 250×250 dataset crops (1 thread, median of per-image "
             "ratios; the camera-frame headline above is the main workload): "
             f"**{r:.2f}× — {'met' if speed_ok else 'not met'}**; TAR@FAR=1e-3 on the common pairs "
-            f"{fmt_pct(ta)} vs {fmt_pct(tb)} — **{'equal or better' if acc_ok else 'worse'}**."
+            f"{fmt_pct(ta)} vs {fmt_pct(tb)} — **{'not resolvable on this subset' if ta is None or tb is None else 'equal or better' if acc_ok else 'worse'}**."
         )
     return out
 

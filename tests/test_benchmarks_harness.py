@@ -195,3 +195,16 @@ def test_camera_summary_replaces_its_own_benchmarks_section_only(tmp_path):
     assert "Cortex-A76" in text and "asimddp" in text and "--images 2" in text
     assert "| 640x480 | 30.0 | detect 6.0, embed 20.0, liveness 4.0 | 3.2× | – | – |" in text
     assert "3.20× — met" in text
+
+
+def test_crop_target_does_not_call_an_unresolvable_accuracy_worse():
+    """A small LIMIT cannot resolve TAR@FAR=1e-3: the target line says so instead of 'worse'."""
+    from benchmarks.report import targets
+
+    def system(tar, ratio):
+        return {"acc": {}, "acc_common": {"tar": {"1e-3": tar}}, "ratio1": {"median": ratio}}
+
+    res = {"systems": {"tepat-int8": system(None, 1.0), "opencv-sface": system(None, 2.1), "face_recognition": system(0.9, 9.0)}}
+    lines = targets(res)
+    assert "not resolvable on this subset" in lines[0] and "worse" not in lines[0]
+    assert "not resolvable on this subset" in lines[1]
