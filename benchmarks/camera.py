@@ -20,37 +20,20 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.cpu import FLAGS, cpu_info  # noqa: F401 - cpu_info re-exported for callers
+
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 SIZES = ((1280, 960), (640, 480))
-FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "asimddp", "asimd")
 START, END = "<!-- camera-frames:start -->", "<!-- camera-frames:end -->"
 TARGET = 3.0  # frame → decision, Tepat int8 vs OpenCV's reference (issue 16)
 BENCH_SECTION = "## Camera frames: frame → decision against the references"
-
-
-def cpu_info() -> dict:
-    """CPU model and the SIMD flags that decide int8 vs fp32 speed."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, val = line.partition(":")
-            key = key.strip().lower()
-            if key in ("model name", "hardware") and val.strip():
-                model = val.strip()
-            if key in ("flags", "features"):
-                flags |= set(val.split())
-    except OSError:
-        pass
-    return {"model": model, "machine": platform.machine(), "cpus": os.cpu_count(),
-            "flags": {f: f in flags for f in FLAGS}, "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def scene(face_rgb: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -37,7 +37,7 @@ def machine() -> str:
             vers.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:
             vers.append(f"{pkg} not installed")
-    from benchmarks.camera import cpu_info
+    from benchmarks.cpu import cpu_info
 
     flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in cpu_info()["flags"].items())
     return (f"{platform.machine()} {cpu} ({flags}), {os.cpu_count()} CPUs, {mem_s}, {platform.platform()}, "
