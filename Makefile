@@ -16,13 +16,21 @@ soak:
 	@bash scripts/venv.sh dev
 	.venv/bin/python -m pytest -m soak -q
 
-# Side-by-side comparison with OpenCV's reference pipeline and face_recognition (docs/COMPARISON.md).
+# Side-by-side comparison with OpenCV's reference pipeline and face_recognition (docs/COMPARISON.md):
+# first the accuracy comparison on dataset pairs (rewrites docs/COMPARISON.md, docs/roc_comparison.png and the summary in
+# docs/BENCHMARKS.md), then the headline: camera-size frames, every system interleaved frame by frame in one process, one
+# thread, frame -> decision stage by stage, CPU model and flags stored (docs/comparison_camera.json, inserted at the top).
+# LIMIT=N scores a seeded subset of N pairs (0 = all 3000 pairs, ~30 min on 2 shared cores; the docs say which);
+# IMAGES=N sets the dataset faces per frame size of the camera-frame run. Slow: run it niced on a shared machine.
 # face-recognition 1.3.0 is installed without deps: its dlib dependency comes from dlib-bin wheels.
+LIMIT ?= 0
+IMAGES ?= 40
 compare:
+	@bash scripts/system-packages.sh
 	@bash scripts/venv.sh bench
 	.venv/bin/pip install -q --no-deps face-recognition==1.3.0
-	.venv/bin/python -m benchmarks --limit 0 --write-docs
-	.venv/bin/python -m benchmarks.camera --images 40 --json docs/comparison_camera.json --write-docs
+	.venv/bin/python -m benchmarks --limit $(LIMIT) --write-docs
+	.venv/bin/python -m benchmarks.camera --images $(IMAGES) --json docs/comparison_camera.json --write-docs
 
 # Tepat Edge on the Pi's architecture: an emulated arm64 Debian bookworm root (debootstrap + qemu-user-static,
 # cached in ~/.cache/tepat-edge/pi-emu), installed with install.sh, compared with x86_64 (docs/PI.md

@@ -153,3 +153,58 @@ def test_camera_block_goes_first_in_a_fresh_comparison(tmp_path):
     write_docs(rep, doc)
     text = doc.read_text()
     assert text.index(START) < text.index("## Accuracy") and text.startswith("# Side-by-side comparison\n")
+
+
+def test_camera_target_line_per_frame_size_says_met_or_not():
+    """The tracked frame → decision goal (≥ 3× OpenCV's reference) is stated per frame size from the measured ratio."""
+    from benchmarks.camera import target_lines
+
+    row = {"ratio_to_tepat_int8": 1.0}
+    rep = {"sizes": {"1280x960": {"tepat-int8": row, "opencv-sface": {"ratio_to_tepat_int8": 4.31}},
+                     "640x480": {"tepat-int8": row, "opencv-sface": {"ratio_to_tepat_int8": 2.42}},
+                     "320x240": {"tepat-int8": row}}}
+    text = "\n".join(target_lines(rep))
+    assert "1280x960" in text and "4.31× — met" in text
+    assert "2.42× — not met" in text
+    assert "320x240: target not evaluated" in text
+
+
+def test_machine_line_names_the_cpu_flags():
+    """The dataset-crop tables carry the CPU's SIMD flags too (int8 speed depends on them)."""
+    from benchmarks.report import machine
+
+    assert "avx512_vnni" in machine() and "asimddp" in machine()
+
+
+def test_camera_summary_replaces_its_own_benchmarks_section_only(tmp_path):
+    """--write-docs keeps docs/BENCHMARKS.md's camera-frame section current: its own section replaced, the rest kept."""
+    from benchmarks.camera import BENCH_SECTION, benchmarks_section
+    from benchmarks.report import update_benchmarks_section
+
+    rep = {"cpu": {"model": "Cortex-A76", "machine": "aarch64", "cpus": 4, "flags": {"asimddp": True, "avx2": False},
+                   "load_average": [0.5, 0, 0]}, "images": 2, "load_average_after": [0.7, 0, 0], "skipped": {},
+           "command": "python -m benchmarks.camera --images 2",
+           "sizes": {"640x480": {"tepat-int8": {"median_ms": 30.0, "ratio_to_tepat_int8": 1.0,
+                                                "stages_median_ms": {"detect": 6.0, "embed": 20.0, "liveness": 4.0}},
+                                 "opencv-sface": {"ratio_to_tepat_int8": 3.2}}}}
+    doc = tmp_path / "B.md"
+    doc.write_text(f"# Benchmarks\n\n{BENCH_SECTION}\n\nstale\n\n## Next\n\nkept\n")
+    update_benchmarks_section(doc, benchmarks_section(rep), BENCH_SECTION)
+    text = doc.read_text()
+    assert "stale" not in text and "## Next\n\nkept" in text and text.count(BENCH_SECTION) == 1
+    assert "Cortex-A76" in text and "asimddp" in text and "--images 2" in text
+    assert "| 640x480 | 30.0 | detect 6.0, embed 20.0, liveness 4.0 | 3.2× | – | – |" in text
+    assert "3.20× — met" in text
+
+
+def test_crop_target_does_not_call_an_unresolvable_accuracy_worse():
+    """A small LIMIT cannot resolve TAR@FAR=1e-3: the target line says so instead of 'worse'."""
+    from benchmarks.report import targets
+
+    def system(tar, ratio):
+        return {"acc": {}, "acc_common": {"tar": {"1e-3": tar}}, "ratio1": {"median": ratio}}
+
+    res = {"systems": {"tepat-int8": system(None, 1.0), "opencv-sface": system(None, 2.1), "face_recognition": system(0.9, 9.0)}}
+    lines = targets(res)
+    assert "not resolvable on this subset" in lines[0] and "worse" not in lines[0]
+    assert "not resolvable on this subset" in lines[1]

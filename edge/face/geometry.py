@@ -14,10 +14,27 @@ def letterbox(img: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     h, w = img.shape[:2]
     scale = min(size / w, size / h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     canvas = np.zeros((size, size, img.shape[2]), dtype=img.dtype)
-    canvas[:nh, :nw] = cv2.resize(img, (nw, nh), interpolation=interp)
+    canvas[:nh, :nw] = shrink(img, nw, nh) if scale < 1 else cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     return canvas, scale
+
+
+def shrink(img: np.ndarray, nw: int, nh: int) -> np.ndarray:
+    """Box-filter downscale to ``nw``×``nh`` (as INTER_AREA), halving first while both sides stay even.
+
+    OpenCV's INTER_AREA runs a generic loop for a reduction beyond 2×: a 1280×960 camera frame to
+    YuNet's 320×240 took 2.7-6.4 ms on one thread, against 0.5-0.9 ms as two exact halvings. An exact
+    2× INTER_LINEAR reduction samples midway between pixel pairs, i.e. it is the 2×2 mean, and a 2×2
+    mean of 2×2 means is the 4×4 mean: the result equals INTER_AREA's up to the rounding of the
+    intermediate image (at most 1 grey level). Any remaining non-integer step is INTER_AREA.
+    """
+    h, w = img.shape[:2]
+    while w % 2 == 0 and h % 2 == 0 and w // 2 >= nw and h // 2 >= nh:
+        w, h = w // 2, h // 2
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    if (w, h) != (nw, nh):
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+    return img
 
 
 def unletterbox(faces: list, scale: float, width: int, height: int) -> list:
