@@ -13,7 +13,6 @@ import argparse
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -23,14 +22,10 @@ from pathlib import Path
 from edge.config import GpsConfig
 from edge.gps.reader import GpsdReader
 from edge.timesource import TimeSource
+from simulator.mosquitto import free_port  # the one free-port helper
 
 LOG = Path(__file__).resolve().parents[1] / "tests" / "data" / "nmea" / "fixed_monas.log"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start(port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -68,7 +63,7 @@ def _calls(fn, n: int) -> tuple[float, float, float]:
 
 
 def bench(backend: str, calls: int, stream_s: float) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     proc = _start(port, LOG)
     t0 = time.monotonic()
     out: dict[str, float] = {}

@@ -23,6 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from simulator.mosquitto import free_port  # the one free-port helper
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,11 +43,6 @@ def _config(tmp: Path, port: int) -> Path:
                     f'[claim]\nhttp_api = false\nmqtt_commands = false\n[service]\nhttp_port = {port}\n')
     return path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _drain(sock: socket.socket, keepalives: list[float]) -> None:
@@ -78,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tepat-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        port = _free_port()
+        port = free_port()
         config = _config(tmp, port)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(str(tmp / "notify"))
