@@ -91,7 +91,8 @@ install -d -m 0755 "$R$PREFIX"
 stage=$(mktemp -d "$R$PREFIX/.src.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 # cp -R without -a: the copies belong to the installing user (root), never to the clone's owner.
-for item in edge simulator requirements pyproject.toml README.md docs; do
+# benchmarks/: `edge bench` measures this Pi's own speed (model_build/ stays on the build machine).
+for item in edge simulator benchmarks requirements pyproject.toml README.md docs; do
   if [ -e "$SRC/$item" ]; then cp -R "$SRC/$item" "$stage/"; fi
 done
 find "$stage" -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -92,7 +92,7 @@ def test_install_script_uses_only_the_hashed_lock() -> None:
 def test_install_copies_code_and_models_read_only_whatever_the_clone_owner(tmp_path: Path) -> None:
     """A clone owned by another user with group-writable files is installed root-owned (when run as root) and read-only to others."""
     clone = tmp_path / "clone"
-    for item in ("edge", "simulator", "requirements", "firmware_config", "systemd", "models", "docs"):
+    for item in ("edge", "simulator", "benchmarks", "requirements", "firmware_config", "systemd", "models", "docs"):
         shutil.copytree(ROOT / item, clone / item, ignore=shutil.ignore_patterns("__pycache__"))
     for item in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / item, clone / item)
@@ -112,6 +112,8 @@ def test_install_copies_code_and_models_read_only_whatever_the_clone_owner(tmp_p
         foreign = [str(p.relative_to(prefix)) for p in installed if (p.stat().st_uid, p.stat().st_gid) != (0, 0)]
         assert not foreign, foreign[:5]
     assert (prefix / "models" / "thresholds.json") in installed and (prefix / "src" / "requirements" / "device-aarch64.lock") in installed
+    # `edge bench` (the only way to measure a Pi's own speed) needs the benchmarks package on the device
+    assert (prefix / "src" / "benchmarks" / "face_pipeline.py") in installed
 
 
 def test_pi_emu_scripts_pass_shellcheck() -> None:
