@@ -235,7 +235,11 @@ def test_exactly_once_across_ingest_kills_db_and_broker_restarts(tmp_path, postg
         wait_until(lambda: n_rows() == 150, 90, "all 150 records after two kills")
         postgres.stop()  # the database goes away while records keep coming
         publish(30)
-        time.sleep(1.5)
+        # Held down until the worker has met it (a fixed pause let a loaded worker see the records only after the
+        # restart, so the outage path went untested and the log check below failed).
+        log_now = lambda: (tmp_path / f"ingest-{len(procs)}.log").read_text(errors="replace")  # noqa: E731
+        wait_until(lambda: "not acknowledging" in log_now() or "not reachable yet" in log_now(), 60,
+                   "the ingest meeting the stopped database", on_timeout=lambda: log_now()[-2000:])
         postgres.start()
         db.reset()
         last_log = lambda: (tmp_path / f"ingest-{len(procs)}.log").read_text(errors="replace")[-3000:]  # noqa: E731
