@@ -47,6 +47,15 @@ def referral(svc, face, rid="PKH-00001"):
     return res.record.idempotency_key
 
 
+def test_expired_checks_are_forgotten_when_a_new_one_is_held():
+    """Checks past KEEP_S are dropped (not only ignored), so a terminal that runs for months keeps few of them."""
+    from edge.claim.flow.active_check import KEEP_S, HeldCheck, forget_expired
+
+    held = {f"k{i}": HeldCheck(info=None, code="x", recipient_id="R", at_monotonic=float(i)) for i in range(5)}
+    forget_expired(held, now=KEEP_S + 2.5)  # k0, k1, k2 are older than KEEP_S
+    assert sorted(held) == ["k3", "k4"]
+
+
 def test_two_person_reason_after_a_failed_check():
     assert two_person_reason("refer", "accept", False, False, failed_check=True) == "accept_after_failed_check"
     assert two_person_reason("refer", "accept", False, False, failed_check=False) is None

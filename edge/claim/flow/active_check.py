@@ -44,6 +44,13 @@ class HeldCheck:
     at_monotonic: float
 
 
+def forget_expired(held: dict[str, HeldCheck], now: float) -> dict[str, HeldCheck]:
+    """Drop the checks older than :data:`KEEP_S` (no longer attachable), so the service's memory stays flat."""
+    for key in [k for k, h in held.items() if now - h.at_monotonic > KEEP_S]:
+        del held[key]
+    return held
+
+
 def check_on_file(svc: Any, original_key: str, now: Callable[[], float] = time.monotonic) -> ActiveCheckInfo | None:
     """The latest active check run on the referral ``original_key`` (within :data:`KEEP_S`), else None."""
     held = getattr(svc, "active_checks", {}).get(original_key)
@@ -104,7 +111,8 @@ def run_active_check(svc: Any, original_key: str, officer: SignedIn, frames: lis
                                frames_total=verdict.frames_total, frames_with_face=verdict.frames_with_face,
                                frames_matched=verdict.frames_matched, best_match_score=verdict.best_score,
                                officer_id=officer.officer_id, checked_at=svc.where().time.wall.isoformat(), reason=verdict.reason)
-        svc.active_checks[original_key] = HeldCheck(info, verdict.code, rid, time.monotonic())
+        held = forget_expired(svc.active_checks, time.monotonic())
+        held[original_key] = HeldCheck(info, verdict.code, rid, time.monotonic())
     logger.info("Officer %s ran the head-turn check on %s (%s): %s, turn %.0f deg over %d/%d frames (%s)", officer.officer_id,
                 original_key, rid, "passed" if info.passed else "failed", info.turn_deg, info.frames_matched, info.frames_total,
                 verdict.reason)
