@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from simulator.mosquitto import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,12 +72,7 @@ def measure(embedder: str, seconds: float) -> dict:
             if "Liveness check ready" not in ready:
                 raise SystemExit(f"service_memory: edge run ({embedder}) did not load the liveness models; see {tmp / 'service.log'}")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=30)
             sock.close()
             log.close()
     return {"embedder": embedder, "seconds_after_ready": seconds,

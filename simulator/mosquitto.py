@@ -251,12 +251,12 @@ def mqtt_config(broker: MosquittoServer, device_id: str = "dev-1", *, tls: bool 
     return MqttConfig(**values)
 
 
-def stop_process(proc: subprocess.Popen | None) -> None:
-    """SIGTERM a broker process and wait (mosquitto saves its state); SIGKILL if it does not go within 10 s."""
+def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM a process and wait (mosquitto saves its state, edge run drains); SIGKILL if it does not go within ``timeout`` s."""
     if proc is not None and proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
