@@ -15,6 +15,7 @@ from edge.errors import EdgeError
 from edge.face.active import FrameLook, judge_recipient_turn
 from edge.face.types import LivenessResult
 from tests.fixtures_claim import ScriptedFace
+from tests.support.http_json import call_json
 
 TURNING = [FrameLook(0, 0.8), FrameLook(-15, 0.7), FrameLook(-26, 0.6), FrameLook(2, 0.8), FrameLook(19, 0.6)]
 STILL = [FrameLook(-9.2, 1.0)] * 5
@@ -149,9 +150,6 @@ def test_records_without_a_check_serialise_as_version_1(device_key):
 
 
 def test_http_route_needs_a_session_and_names_the_officer(make_terminal, face, roster_doc, officer_store):
-    import urllib.error
-    import urllib.request
-
     from edge.claim.api.claim_routes import register_routes
     from edge.claim.api.sign_in import OfficerAuth
     from edge.claim.officers.sessions import SessionManager
@@ -162,17 +160,7 @@ def test_http_route_needs_a_session_and_names_the_officer(make_terminal, face, r
     face.looks = TURNING
 
     def call(server, path, body, token=None, origin=None):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if origin:
-            headers["Origin"] = origin
-        req = urllib.request.Request(server.url + path, method="POST", data=json.dumps(body).encode(), headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
+        return call_json(server.url + path, "POST", body, token=token, origin=origin, timeout=10)
 
     with LocalHttpServer(port=0) as server:
         register_routes(server, svc, OfficerAuth(officer_store, SessionManager()))

@@ -20,10 +20,6 @@ import contextlib
 import json
 import secrets
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -31,6 +27,8 @@ from edge.claim.flow.active_check import run_active_check
 from edge.claim.flow.officer_actions import override
 from edge.claim.records.signed import verify_record
 from tests.fixtures_claim import PERIOD
+from tests.support import free_port
+from tests.support.served_terminal import provision, serve, write_edge_toml
 
 pytestmark = pytest.mark.shared
 
@@ -91,9 +89,6 @@ def test_turning_recipient_passes_still_photo_and_swap_fail(datasets_dir, strict
 def screen_terminal(datasets_dir, tmp_path_factory, mosquitto):
     """A provisioned `edge run` whose camera shows the tablet-screen replay sample, which is also the reference photo
     of PKH-SCREEN-1 and PKH-SCREEN-2 (a matching face that fails the passive check); officers OFF-1 and SUP-1."""
-    from tests.fixtures_mqtt import free_port
-    from tests.test_officer_attacks import ROOT, Terminal, _config, edge
-
     tmp = tmp_path_factory.mktemp("active-check")
     spoof = datasets_dir / "hard" / "spoof" / "attack_image_F2.jpg"
     photos, camera = tmp / "photos", tmp / "camera"
@@ -103,39 +98,14 @@ def screen_terminal(datasets_dir, tmp_path_factory, mosquitto):
     camera.mkdir()
     shutil.copy(spoof, camera / "0.jpg")
     port = free_port()
-    config = _config(tmp, port, mosquitto, "dev-4", tmp / "issuer.pub.pem", camera)
-    config.write_text(config.read_text().replace("[claim]\n", "[claim]\nactive_check_seconds = 0.5\nactive_check_frames = 6\n"))
-    edge(config, "roster", "keygen", str(tmp / "issuer.pem"))
-    edge(config, "roster", "build", str(photos), "--point", "dev-point", "--period", PERIOD, "--version", "1", "-o", str(tmp / "r.json"))
-    edge(config, "roster", "sign", str(tmp / "r.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "rs.json"))
-    edge(config, "roster", "import", str(tmp / "rs.json"))
-    pins = {"OFF-1": f"{secrets.randbelow(10**8):08d}", "SUP-1": f"{secrets.randbelow(10**8):08d}"}
-    csv = tmp / "officers.csv"
-    csv.write_text(f"officer_id,name,role,pin\nOFF-1,Ani Officer,officer,{pins['OFF-1']}\nSUP-1,Citra Supervisor,supervisor,{pins['SUP-1']}\n")
-    edge(config, "officers", "build", str(csv), "--point", "dev-point", "--version", "1", "--scrypt-n", "1024", "-o", str(tmp / "o.json"))
-    edge(config, "officers", "sign", str(tmp / "o.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "os.json"))
-    edge(config, "officers", "import", str(tmp / "os.json"))
-    log = tmp / "service.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=fh)
-    term = Terminal(port, pins, config, proc, log)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "edge run did not serve the claim API: " + log.read_text()[-3000:]
-            try:
-                if not str(term.request("GET", "/api/ledger/nobody")[1].get("error", "")).startswith("no such page"):
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
+    config = write_edge_toml(tmp, port, mosquitto, "dev-4", tmp / "issuer.pub.pem", camera,
+                             claim="active_check_seconds = 0.5\nactive_check_frames = 6")
+    officers = (("OFF-1", "Ani Officer", "officer"), ("SUP-1", "Citra Supervisor", "supervisor"))
+    pins = {oid: f"{secrets.randbelow(10**8):08d}" for oid, _, _ in officers}
+    provision(config, tmp, photos, officers, pins, period=PERIOD)
+    with serve(config, port, pins) as term:
         yield term
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    assert proc.returncode == 0, log.read_text()[-3000:]
-    assert "head-turn check" in log.read_text()
+    assert "head-turn check" in term.log.read_text()
 
 
 def test_edge_run_screen_replay_fails_the_check(screen_terminal, central):
@@ -181,16 +151,10 @@ def test_edge_run_screen_replay_fails_the_check(screen_terminal, central):
 
 def test_counter_head_turn_check_on_a_liveness_referral(screen_terminal, tmp_path):
     """In Chromium: the referral screen offers the head-turn check, shows its failure in words, and the reject records it."""
-    from tests.test_counter_browser import _chromium, by_id, claim_typed, screen, sign_in, text, wait_for
+    from tests.support.counter_browser import by_id, claim_typed, counter_browser, screen, sign_in, text, wait_for
 
     term = screen_terminal
-    webdriver, service, opts = _chromium()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1024,600"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=service, options=opts)
-    try:
-        driver.get(f"http://127.0.0.1:{term.port}/counter/?auto=1")
+    with counter_browser(term.port, tmp_path / "chromium") as driver:
         screen(driver, "lock", 60)
         sign_in(driver, term, "OFF-1")
         assert claim_typed(driver, "PKH-SCREEN-2") == "refer"  # the page retakes once by itself, then shows the referral
@@ -215,5 +179,3 @@ def test_counter_head_turn_check_on_a_liveness_referral(screen_terminal, tmp_pat
             stored = [json.loads(r[0]) for r in db.execute("SELECT record FROM decisions WHERE schema = 'tepat.override'")]
         mine = [r for r in stored if r["recipient_id"] == "PKH-SCREEN-2"]  # the signed record the terminal keeps
         assert len(mine) == 1 and mine[0]["active_check"]["passed"] is False and mine[0]["officer_id"] == "OFF-1", mine
-    finally:
-        driver.quit()

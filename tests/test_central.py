@@ -29,6 +29,7 @@ from edge.central.verify import check_message
 from edge.claim.records.crypto import generate_signing_key, public_key_pem
 from edge.config import DeviceConfig
 from simulator.lightfleet import LightTerminal
+from simulator.mosquitto import stop_process
 from tests.fixtures_claim import publisher_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,12 +261,7 @@ def test_exactly_once_across_ingest_kills_db_and_broker_restarts(tmp_path, postg
         assert ("not acknowledging" in log and "is back" in log) or ("not reachable yet" in log and "is up" in log), log[-3000:]
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p, timeout=15)
         pub.loop_stop()
         pub.disconnect()
         db.close()

@@ -19,6 +19,7 @@ from edge.claim.roster.document import sign_roster
 from edge.errors import EdgeError, NotFoundError
 from edge.face.types import LivenessResult
 from tests.fixtures_claim import NOW, PERIOD
+from tests.support.http_json import call_json
 
 
 def outbox_records(svc, kind=None):
@@ -231,8 +232,6 @@ def test_evidence_thumbnail_encrypted_and_capped(make_terminal, scripted_face, r
 
 def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc, officer_store):
     """The local HTTP API runs the same flow for a signed-in officer (bearer token): claim, override, ledger look-up, clear errors."""
-    import urllib.error
-    import urllib.request
 
     from edge.claim.api.claim_routes import register_routes
     from edge.claim.api.sign_in import OfficerAuth
@@ -245,13 +244,7 @@ def test_http_api_claim_override_ledger(make_terminal, scripted_face, roster_doc
     svc = make_terminal(scripted_face, roster=roster_doc())
 
     def call(server, method, path, body=None):
-        req = urllib.request.Request(server.url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
+        return call_json(server.url + path, method, body, token=token, timeout=10)
 
     with LocalHttpServer(port=0) as server:
         register_routes(server, svc, OfficerAuth(officer_store, SessionManager()))

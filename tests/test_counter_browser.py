@@ -15,17 +15,14 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures_claim import PERIOD
 from tests.support import free_port
-from tests.test_officer_attacks import ROOT, Terminal, _config, edge
+from tests.support.counter_browser import WAIT, by_id, claim_typed, counter_browser, screen, sign_in, text, wait_for
+from tests.support.served_terminal import ROOT, edge, provision, serve, write_edge_toml
 
 pytestmark = pytest.mark.shared
 
@@ -35,19 +32,6 @@ LETTER = "PKH-QR-1"  # on the roster with the shown face's reference photo; invi
 ENROL = "PKH-ENROL-1"  # no photo yet: enrolment at first payout
 OFFICERS = (("OFF-1", "Ani Officer", "officer"), ("SUP-1", "Citra Supervisor", "supervisor"))
 SHOTS = os.environ.get("COUNTER_SCREENSHOTS")
-WAIT = 120  # seconds: a claim runs the real pipeline on a shared 2-core machine
-
-
-def _chromium():
-    if not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()):
-        pytest.fail("chromium and chromium-driver are needed (scripts/system-packages.sh installs them)")
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser or a driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    return webdriver, Service(executable_path="/usr/bin/chromedriver"), opts
 
 
 @pytest.fixture(scope="module")
@@ -62,105 +46,23 @@ def counter(datasets_dir, tmp_path_factory, mosquitto):
     camera.mkdir()
     shutil.copy(datasets_dir / "faces" / SHOWN / "2.jpg", camera / "0-face.jpg")
     port = free_port()
-    config = _config(tmp, port, mosquitto, "dev-4", tmp / "issuer.pub.pem", camera)
+    config = write_edge_toml(tmp, port, mosquitto, "dev-4", tmp / "issuer.pub.pem", camera)
     edge(config, "roster", "keygen", str(tmp / "issuer.pem"))
     edge(config, "invitation", "make", LETTER, "--period", PERIOD, "--point", "dev-point", "--key", str(tmp / "issuer.pem"),
          "-o", str(camera / "1-invitation.png"))
-    edge(config, "roster", "build", str(photos), "--point", "dev-point", "--period", PERIOD, "--version", "1", "--enrolment",
-         "-o", str(tmp / "r.json"))
-    edge(config, "roster", "sign", str(tmp / "r.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "rs.json"))
-    edge(config, "roster", "import", str(tmp / "rs.json"))
     pins = {oid: f"{n}{os.getpid() % 10000:04d}{n}{n}{n}"[:8] for n, (oid, _, _) in enumerate(OFFICERS, start=1)}
-    csv = tmp / "officers.csv"
-    csv.write_text("officer_id,name,role,pin\n" + "".join(f"{o},{n},{r},{pins[o]}\n" for o, n, r in OFFICERS))
-    edge(config, "officers", "build", str(csv), "--point", "dev-point", "--version", "1", "--scrypt-n", "1024", "-o", str(tmp / "o.json"))
-    edge(config, "officers", "sign", str(tmp / "o.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "os.json"))
-    edge(config, "officers", "import", str(tmp / "os.json"))
-    log = tmp / "service.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=fh)
-    term = Terminal(port, pins, config, proc, log)
-    driver = None
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "edge run did not serve the counter: " + log.read_text()[-3000:]
-            try:
-                if term.request("GET", "/counter/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
-        webdriver, service, opts = _chromium()
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                    "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'chromium'}", "--window-size=1024,600"):
-            opts.add_argument(arg)
-        driver = webdriver.Chrome(service=service, options=opts)
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 1024, "height": 600, "deviceScaleFactor": 1, "mobile": False})
-        driver.get(f"http://127.0.0.1:{port}/counter/?auto=1")
+    provision(config, tmp, photos, OFFICERS, pins, period=PERIOD, enrolment=True)
+    with serve(config, port, pins, ready=lambda term: term.request("GET", "/counter/")[0] == 200) as term, \
+            counter_browser(port, tmp / "chromium") as driver:
         yield term, driver
-    finally:
-        if driver is not None:
-            driver.quit()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    assert proc.returncode == 0, log.read_text()[-3000:]
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-
-def wait_for(driver, js: str, timeout: float = WAIT):
-    """Poll a JavaScript expression until it is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = driver.execute_script("return " + js)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            notice = driver.execute_script("return document.getElementById('notice').textContent")
-            raise AssertionError(f"timed out waiting for {js} (screen {driver.execute_script('return document.body.dataset.screen')}, notice {notice!r})")
-        time.sleep(0.2)
-
-
-def screen(driver, name: str, timeout: float = WAIT) -> None:
-    wait_for(driver, f"document.body.dataset.screen === '{name}'", timeout)
-
-
-def by_id(driver, element_id: str):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.ID, element_id)
-
-
-def text(driver, element_id: str) -> str:
-    return driver.execute_script(f"return document.getElementById('{element_id}').textContent")
-
 
 def shot(driver, name: str) -> None:
     if SHOTS:
         out = Path(SHOTS) if Path(SHOTS).is_absolute() else ROOT / SHOTS
         driver.save_screenshot(str(out / f"counter-{name}.png"))
-
-
-def sign_in(driver, term: Terminal, officer: str = "OFF-1") -> None:
-    if driver.execute_script("return document.body.dataset.screen") != "lock":
-        by_id(driver, "lock-now").click()
-        screen(driver, "lock")
-    by_id(driver, "officer-id").send_keys(officer)
-    by_id(driver, "pin").send_keys(term.pins[officer])
-    by_id(driver, "signin-go").click()
-    screen(driver, "start")
-
-
-def claim_typed(driver, rid: str) -> str:
-    """Start a claim by typed recipient id; the outcome shown on the result banner."""
-    if driver.execute_script("return document.body.dataset.screen") != "start":
-        by_id(driver, "go-start").click()
-        screen(driver, "start")
-    by_id(driver, "rid").send_keys(rid + "\n")
-    screen(driver, "result")
-    return driver.execute_script("return document.getElementById('banner').dataset.outcome")
 
 
 # --- the tests ----------------------------------------------------------------------------------------

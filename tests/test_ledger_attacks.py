@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,7 @@ from edge.claim.records.crypto import generate_signing_key, public_key_pem
 from edge.claim.roster.document import sign_roster
 from tests.fixtures_claim import PERIOD
 from tests.fixtures_mqtt import free_port
+from tests.support.http_json import call_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "dev-1"
@@ -93,14 +93,7 @@ TOKEN: dict[str, str] = {}
 
 
 def _http(port: int, method: str, path: str, body: dict | None = None, timeout: float = 30.0) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {TOKEN['t']}"} if TOKEN.get("t") else {})
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
-                                 headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    return call_json(f"http://127.0.0.1:{port}{path}", method, body, token=TOKEN.get("t"), timeout=timeout)
 
 
 def test_hostile_ledger_updates_are_refused_by_a_running_terminal(tmp_path, mosquitto, issuer_key, roster_doc):

@@ -9,16 +9,11 @@ Shinawatra is a face-mismatch reject.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -26,118 +21,15 @@ import pytest
 
 from tests.fixtures_claim import PERIOD
 from tests.fixtures_mqtt import free_port
+from tests.support.served_terminal import Terminal, provision, serve, write_edge_toml
 
 pytestmark = pytest.mark.shared
 
-ROOT = Path(__file__).resolve().parents[1]
 SHOWN = "Paradorn_Srichaphan"  # the face in front of the camera
 OTHER = "Thaksin_Shinawatra"  # on the roster, not the face shown
 ENROL = "PKH-ENROL-1"  # on the roster without a photo: month-one enrolment
 OFFICERS = (("OFF-1", "Ani Officer", "officer"), ("OFF-2", "Budi Officer", "officer"),
             ("SUP-1", "Citra Supervisor", "supervisor"), ("OFF-LOCK", "Dedi Officer", "officer"))
-
-
-def edge(config: Path, *argv: str, env: dict | None = None, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "edge", "--config", str(config), *argv], cwd=ROOT, capture_output=True, text=True,
-                         timeout=timeout, env={**os.environ, **(env or {})})
-    if check:
-        assert out.returncode == 0, f"edge {' '.join(argv)}: {out.stderr[-2000:]}"
-    return out
-
-
-@dataclass
-class Terminal:
-    port: int
-    pins: dict[str, str]
-    config: Path
-    proc: subprocess.Popen
-    log: Path
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    def request(self, method: str, path: str, body: dict | None = None, *, officer: str | None = None, origin: str | None = None,
-                host: str | None = None) -> tuple[int, dict, http.client.HTTPResponse]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        headers = {"Host": host or f"127.0.0.1:{self.port}"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if origin:
-            headers["Origin"] = origin
-        if officer:
-            headers["Cookie"] = f"tepat_session={self.cookies[officer]}"
-        conn.request(method, path, body=data, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read()
-        conn.close()
-        try:
-            payload = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
-            payload = {"raw": raw.decode("utf-8", "replace")}
-        return resp.status, payload, resp
-
-    def sign_in(self, officer: str) -> dict:
-        status, body, resp = self.request("POST", "/api/session", {"officer_id": officer, "pin": self.pins[officer]})
-        assert status == 200, body
-        cookie = SimpleCookie(resp.getheader("Set-Cookie"))
-        self.cookies[officer] = cookie["tepat_session"].value
-        return body
-
-    def claim(self, officer: str, recipient_id: str) -> dict:
-        status, body, _ = self.request("POST", "/api/claim", {"recipient_id": recipient_id}, officer=officer)
-        assert status == 200, body
-        return body
-
-    def override(self, officer: str, key: str, outcome: str, reason: str = "id_card_checked", second: tuple[str, str] | None = None):
-        body = {"original_key": key, "outcome": outcome, "reason_code": reason}
-        if second:
-            body.update(second_officer_id=second[0], second_pin=second[1])
-        return self.request("POST", "/api/override", body, officer=officer)[:2]
-
-    def ledger(self, officer: str, rid: str) -> dict:
-        status, body, _ = self.request("GET", f"/api/ledger/{rid}", officer=officer)
-        assert status == 200, body
-        return body
-
-
-def _config(tmp: Path, port: int, mosquitto, device_id: str, issuer_pub: Path, camera_dir: Path) -> Path:
-    config = tmp / "edge.toml"
-    config.write_text(f"""
-[device]
-device_id = "{device_id}"
-region = "jabar"
-distribution_point = "dev-point"
-state_dir = "{tmp / 'state'}"
-log_format = "json"
-
-[face]
-models_dir = "{ROOT / 'models'}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {mosquitto.port}
-username = "{device_id}"
-password = "{mosquitto.password(device_id)}"
-reconnect_min_s = 0.2
-reconnect_max_s = 2.0
-
-[gps]
-backend = "none"
-
-[camera]
-type = "folder"
-path = "{camera_dir}"
-
-[claim]
-issuer_keys = ["{issuer_pub}"]
-
-[service]
-http_port = {port}
-loop_interval_s = 0.2
-camera_probe_s = 0.5
-health_interval_s = 30
-""")
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -152,40 +44,14 @@ def terminal(datasets_dir, tmp_path_factory, mosquitto):
     camera.mkdir()
     shutil.copy(datasets_dir / "faces" / SHOWN / "2.jpg", camera / "0.jpg")
     port = free_port()
-    config = _config(tmp, port, mosquitto, "dev-4", tmp / "issuer.pub.pem", camera)
-    edge(config, "roster", "keygen", str(tmp / "issuer.pem"))
-    edge(config, "roster", "build", str(photos), "--point", "dev-point", "--period", PERIOD, "--version", "1", "--enrolment",
-         "-o", str(tmp / "r.json"))
-    edge(config, "roster", "sign", str(tmp / "r.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "rs.json"))
-    edge(config, "roster", "import", str(tmp / "rs.json"))
+    config = write_edge_toml(tmp, port, mosquitto, "dev-4", tmp / "issuer.pub.pem", camera)
     pins = {oid: f"{secrets.randbelow(10**8):08d}" for oid, _, _ in OFFICERS}
-    csv = tmp / "officers.csv"
-    csv.write_text("officer_id,name,role,pin\n" + "".join(f"{o},{n},{r},{pins[o]}\n" for o, n, r in OFFICERS))
-    edge(config, "officers", "build", str(csv), "--point", "dev-point", "--version", "1", "-o", str(tmp / "o.json"), check=False)
-    edge(config, "officers", "sign", str(tmp / "o.json"), "--key", str(tmp / "issuer.pem"), "-o", str(tmp / "os.json"), check=False)
-    edge(config, "officers", "import", str(tmp / "os.json"), check=False)  # sign-in below fails loudly if provisioning did
-    log = tmp / "service.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=fh)
-    term = Terminal(port, pins, config, proc, log)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "edge run did not serve the claim API: " + log.read_text()[-3000:]
-            try:
-                status, body, _ = term.request("GET", "/api/ledger/nobody")
-                if not str(body.get("error", "")).startswith("no such page"):
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
+    # the officer list at the default scrypt cost; sign-in below fails loudly if provisioning did
+    provision(config, tmp, photos, OFFICERS, pins, period=PERIOD, enrolment=True, scrypt_n=None, check=False)
+    with serve(config, port, pins) as term:
         yield term
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    assert proc.returncode == 0, log.read_text()[-3000:]
-    errors = [line for line in log.read_text().splitlines() if '"logger": "edge.claim' in line and '"level": "error"' in line]
+    log = term.log.read_text()
+    errors = [line for line in log.splitlines() if '"logger": "edge.claim' in line and '"level": "error"' in line]
     assert not errors, errors
 
 
