@@ -5,6 +5,9 @@
 ``mqtt``      MosquittoServer, start_mosquitto, mqtt_config (simulator/mosquitto.py underneath)
 ``gps``       Gpsfake (simulator/gpsfake.py underneath), NMEA_DIR
 ``terminal``  write_terminal_config: a minimal edge.toml for `edge run` tests
+``served_terminal``  a provisioned terminal under a real `edge run`: edge(), Terminal, write_edge_toml, provision, serve
+``counter_browser``  the counter app in headless Chromium and the officer's steps on it
+``http_json``  call_json: one JSON call to a terminal's HTTP API, (status, body)
 
 The older homes (``tests.conftest``, ``tests.fixtures_mqtt``, ``tests.fixtures_gps``) re-export
 the same objects, so existing imports keep working.
