@@ -92,7 +92,7 @@ stage=$(mktemp -d "$R$PREFIX/.src.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 # cp -R without -a: the copies belong to the installing user (root), never to the clone's owner.
 # benchmarks/: `edge bench` measures this Pi's own speed (model_build/ stays on the build machine).
-for item in edge simulator benchmarks requirements pyproject.toml README.md docs; do
+for item in edge simulator benchmarks requirements pyproject.toml README.md LICENSE docs; do
   if [ -e "$SRC/$item" ]; then cp -R "$SRC/$item" "$stage/"; fi
 done
 find "$stage" -name __pycache__ -type d -prune -exec rm -rf {} +

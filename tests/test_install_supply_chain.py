@@ -70,6 +70,28 @@ def test_lock_pins_every_dependency_with_hashes(arch: str) -> None:
     assert all(n_hashes > 0 for _, n_hashes in pins.values()), "a pin without --hash"
 
 
+@pytest.mark.parametrize("arch", sorted(LOCKS))
+def test_the_locked_build_backend_can_build_this_project(arch: str) -> None:
+    """install.sh builds the project offline with the lock's setuptools/wheel (--no-build-isolation): those pins must
+    satisfy pyproject.toml's [build-system] requires (setuptools >= 77 reads the SPDX `license` string)."""
+    pins = lock_pins(LOCKS[arch])
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    for req in map(Requirement, build):
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert name in pins and req.specifier.contains(pins[name][0]), f"{LOCKS[arch].name}: {name} {pins.get(name)} does not meet {req}"
+
+
+def test_install_copies_every_file_the_build_reads() -> None:
+    """The files pyproject.toml names (readme, license files) are among what install.sh copies to the device's source tree,
+    or the device's `pip install` fails there and only there."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"  # an SPDX expression, not the deprecated table
+    line = next(ln for ln in (ROOT / "firmware_config" / "install.sh").read_text().splitlines() if ln.startswith("for item in edge "))
+    copied = set(line.removeprefix("for item in ").split(";")[0].split())
+    for needed in ("pyproject.toml", project["readme"], *project["license-files"]):
+        assert needed in copied and (ROOT / needed).is_file(), f"{needed}: not copied by install.sh ({sorted(copied)})"
+
+
 def test_installed_opencv_is_the_4_line() -> None:
     """The bound holds where the tests run: OpenCV 4.x decodes and resizes as the face pipeline expects."""
     import cv2
@@ -94,7 +116,7 @@ def test_install_copies_code_and_models_read_only_whatever_the_clone_owner(tmp_p
     clone = tmp_path / "clone"
     for item in ("edge", "simulator", "benchmarks", "requirements", "firmware_config", "systemd", "models", "docs"):
         shutil.copytree(ROOT / item, clone / item, ignore=shutil.ignore_patterns("__pycache__"))
-    for item in ("pyproject.toml", "README.md"):
+    for item in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / item, clone / item)
     for path in [clone, *clone.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o020)  # umask 002 clone: group-writable

@@ -23,7 +23,7 @@ if [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 build=$(mktemp -d)
-for item in edge simulator benchmarks pyproject.toml README.md; do cp -R "$src/$item" "$build/"; done
+for item in edge simulator benchmarks pyproject.toml README.md LICENSE; do cp -R "$src/$item" "$build/"; done
 "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation --upgrade "$build" >&2
 rm -rf "$build"
 echo "$venv"
