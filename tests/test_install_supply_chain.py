@@ -81,15 +81,16 @@ def test_the_locked_build_backend_can_build_this_project(arch: str) -> None:
         assert name in pins and req.specifier.contains(pins[name][0]), f"{LOCKS[arch].name}: {name} {pins.get(name)} does not meet {req}"
 
 
-def test_install_copies_every_file_the_build_reads() -> None:
-    """The files pyproject.toml names (readme, license files) are among what install.sh copies to the device's source tree,
-    or the device's `pip install` fails there and only there."""
+@pytest.mark.parametrize("script", ["firmware_config/install.sh", "scripts/pi-emu/host-venv.sh"])
+def test_install_copies_every_file_the_build_reads(script: str) -> None:
+    """The files pyproject.toml names (readme, license files) are among what install.sh copies to the device's source tree
+    (and the pi-emu host venv to its build folder), or `pip install` fails there and only there."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == "Apache-2.0"  # an SPDX expression, not the deprecated table
-    line = next(ln for ln in (ROOT / "firmware_config" / "install.sh").read_text().splitlines() if ln.startswith("for item in edge "))
+    line = next(ln.strip() for ln in (ROOT / script).read_text().splitlines() if ln.strip().startswith("for item in edge "))
     copied = set(line.removeprefix("for item in ").split(";")[0].split())
     for needed in ("pyproject.toml", project["readme"], *project["license-files"]):
-        assert needed in copied and (ROOT / needed).is_file(), f"{needed}: not copied by install.sh ({sorted(copied)})"
+        assert needed in copied and (ROOT / needed).is_file(), f"{needed}: not copied by {script} ({sorted(copied)})"
 
 
 def test_installed_opencv_is_the_4_line() -> None:
