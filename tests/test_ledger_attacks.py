@@ -31,6 +31,7 @@ from edge.claim.roster.document import sign_roster
 from tests.fixtures_claim import PERIOD
 from tests.fixtures_mqtt import free_port
 from tests.support.http_json import call_json
+from tests.support.served_terminal import write_edge_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "dev-1"
@@ -60,33 +61,7 @@ def _service_config(tmp: Path, broker, issuer_pub: Path, central_pub: Path, http
     frames = tmp / "frames"
     frames.mkdir()
     cv2.imwrite(str(frames / "0.png"), np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8))
-    cfg = tmp / "edge.toml"
-    cfg.write_text(f"""
-[device]
-device_id = "{DEVICE}"
-region = "jabar"
-distribution_point = "dev-point"
-state_dir = "{tmp / 'state'}"
-log_format = "json"
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-username = "{DEVICE}"
-password = "{broker.password(DEVICE)}"
-reconnect_min_s = 0.2
-reconnect_max_s = 1.0
-[gps]
-backend = "none"
-[camera]
-type = "folder"
-path = "{frames}"
-[service]
-http_port = {http_port}
-[claim]
-issuer_keys = ["{issuer_pub}"]
-central_keys = ["{central_pub}"]
-""")
-    return cfg
+    return write_edge_toml(tmp, http_port, broker, DEVICE, issuer_pub, frames, claim=f'central_keys = ["{central_pub}"]')
 
 
 TOKEN: dict[str, str] = {}

@@ -143,14 +143,13 @@ health_interval_s = 30
 
 
 def provision(config: Path, tmp: Path, photos: Path, officers: Sequence[tuple[str, str, str]], pins: dict[str, str], *,
-              period: str, enrolment: bool = False, scrypt_n: int | None = 1024, issuer_key: Path | None = None,
-              check: bool = True) -> None:
+              period: str, enrolment: bool = False, scrypt_n: int | None = 1024, check: bool = True) -> None:
     """Sign and import a roster built from ``photos/<recipient>/`` and an officer list ``(id, name, role)`` with ``pins``.
 
     The issuer key is ``tmp/issuer.pem`` (made here unless it exists); its public half is what the config trusts.
     ``check=False`` leaves the officer steps unchecked, for tests whose sign-in fails loudly instead.
     """
-    key = issuer_key or tmp / "issuer.pem"
+    key = tmp / "issuer.pem"
     if not key.exists():
         edge(config, "roster", "keygen", str(key))
     edge(config, "roster", "build", str(photos), "--point", "dev-point", "--period", period, "--version", "1",
